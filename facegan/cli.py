@@ -1,0 +1,157 @@
+"""`python -m facegan VERB`: train, generate, demo.
+
+Bad arguments get one line and exit code 2; bad input (missing data, unreadable files)
+one line and exit code 1; Ctrl-C during training saves a checkpoint and exits 130.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(2)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
+def _timestamped(prefix):
+    return Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{prefix}"
+
+
+def build_parser():
+    parser = _Parser(prog="facegan", description="Keras 3 GANs that generate human faces.")
+    parser.add_argument("--backend", choices=BACKENDS,
+                        help="Keras backend (default: $KERAS_BACKEND, else tensorflow)")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+
+    train = verbs.add_parser("train", help="train a GAN into a run folder")
+    train.add_argument("--data", default="synthetic",
+                       help="'synthetic', CelebA's img_align_celeba.zip or folder, or any image folder")
+    train.add_argument("--resolution", type=int, default=64, help="32, 64, 128 or 256")
+    train.add_argument("--epochs", type=_positive_int,
+                       help="epochs to train to (default 5; with --resume: the saved target)")
+    train.add_argument("--batch-size", type=_positive_int, default=64)
+    train.add_argument("--out", type=Path, help="run folder (default runs/DATE-TIME-DATA-RES)")
+    train.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                       help="continue a run from its last checkpoint")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--latent-dim", type=_positive_int, default=100)
+    train.add_argument("--base-channels", type=_positive_int, default=64)
+    train.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate")
+    train.add_argument("--beta1", type=float, default=0.5, help="Adam beta_1")
+    train.add_argument("--label-smoothing", type=_fraction, default=0.0,
+                       help="one-sided: real targets become 1 - this")
+    train.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
+    train.add_argument("--synthetic-size", type=_positive_int, default=4096)
+    train.add_argument("--log-every", type=_positive_int, default=20, help="steps per history row")
+    train.add_argument("--checkpoint-every", type=_positive_int, default=500, help="steps")
+    train.add_argument("--snapshot-every", type=_positive_int, default=10, help="epochs")
+    train.add_argument("--cache-dir", help="decoded-image cache (default ~/.cache/facegan)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    generate = verbs.add_parser("generate", help="sample faces from a trained generator")
+    generate.add_argument("--generator", type=Path, required=True, help="a .keras generator file")
+    generate.add_argument("--n", type=_positive_int, default=64)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--out", type=Path, default=Path("generated_images/grid.png"),
+                          help="grid PNG to write")
+    generate.add_argument("--each", type=Path, metavar="DIR", help="also write one PNG per face here")
+
+    demo = verbs.add_parser("demo", help="train briefly on synthetic faces at 32x32 (CPU, ~2 min)")
+    demo.add_argument("--out", type=Path, help="run folder (default runs/DATE-TIME-demo)")
+    demo.add_argument("--epochs", type=_positive_int, default=3)
+    return parser
+
+
+def _train(args):
+    from facegan.training import TrainConfig, Trainer
+
+    if args.resume:
+        trainer = Trainer(args.resume)
+        trainer.config.epochs = args.epochs or trainer.config.epochs
+    else:
+        config = TrainConfig(
+            data=args.data, resolution=args.resolution, epochs=args.epochs or 5,
+            batch_size=args.batch_size, latent_dim=args.latent_dim,
+            base_channels=args.base_channels, learning_rate=args.lr, beta_1=args.beta1,
+            label_smoothing=args.label_smoothing, flip=not args.no_flip, seed=args.seed,
+            synthetic_size=args.synthetic_size, log_every=args.log_every,
+            checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every,
+            cache_dir=args.cache_dir,
+        )
+        name = "synthetic" if args.data == "synthetic" else Path(args.data).stem
+        trainer = Trainer(args.out or _timestamped(f"{name}-{args.resolution}"), config)
+    run = trainer.fit(verbose=0 if args.quiet else 1)
+    print(f"run folder: {run}")
+
+
+def _generate(args):
+    from facegan.plots import save_grid
+    from facegan.sampling import load_generator, sample
+
+    faces = sample(load_generator(args.generator), args.n, args.seed)
+    save_grid(args.out, faces)
+    print(f"wrote {args.out}")
+    if args.each:
+        from PIL import Image
+
+        args.each.mkdir(parents=True, exist_ok=True)
+        for i, face in enumerate(faces):
+            Image.fromarray(face).save(args.each / f"seed{args.seed}_{i:04d}.png")
+        print(f"wrote {len(faces)} faces to {args.each}")
+
+
+def _demo(args):
+    from facegan.training import TrainConfig, Trainer
+
+    config = TrainConfig(data="synthetic", resolution=32, epochs=args.epochs, batch_size=64,
+                         synthetic_size=2048, snapshot_every=args.epochs)
+    run = Trainer(args.out or _timestamped("demo"), config).fit()
+    print(f"run folder: {run}\n  samples: {run}/samples\n  losses:  {run}/loss_curves.png")
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.backend:  # before Keras is first imported
+        os.environ["KERAS_BACKEND"] = args.backend
+    from facegan.errors import FaceganError
+    from facegan.networks import RESOLUTIONS
+
+    if getattr(args, "resolution", RESOLUTIONS[0]) not in RESOLUTIONS:
+        parser.error(f"argument --resolution: must be one of {RESOLUTIONS}, got {args.resolution}")
+
+    try:
+        {"train": _train, "generate": _generate, "demo": _demo}[args.verb](args)
+    except FaceganError as error:
+        sys.stderr.write(f"facegan {args.verb}: error: {error}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write(f"facegan {args.verb}: interrupted; resume with --resume RUN_DIR\n")
+        return 130
+    return 0

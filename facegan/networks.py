@@ -1,0 +1,139 @@
+"""DCGAN generator and discriminator (Radford et al. 2016) at 32, 64, 128 or 256 pixels.
+
+Each resolution adds or removes one stride-2 block; channels double as the feature map
+halves, so the default 64x64 networks cost about 0.1 GMAC per image, like the paper's.
+"""
+
+import math
+
+import keras
+from keras import layers, ops
+
+RESOLUTIONS = (32, 64, 128, 256)
+DISCRIMINATOR_NORMALIZATIONS = ("batch", "none")
+
+
+def _init():
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
+
+
+@keras.saving.register_keras_serializable(package="facegan")
+class BatchNorm(layers.BatchNormalization):
+    """BatchNormalization that uses batch statistics whenever training, even when frozen.
+
+    Keras switches a layer with `trainable=False` to its moving statistics. In a GAN the
+    frozen network must judge (or generate) a batch exactly as it does in its own phase,
+    as the DCGAN reference does: otherwise G would be optimised against a discriminator
+    that normalises differently from the one D trains, and whose moving averages mix real
+    and fake batches. So freezing only stops the moving-statistics update. At inference
+    (`training=False`) the moving statistics are used, so a face does not depend on the
+    other faces in its batch.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if not training or self.trainable or mask is not None:
+            return super().call(inputs, training=training, mask=mask)
+        x = ops.cast(inputs, "float32")
+        mean, variance = ops.moments(x, axes=self._reduction_axes)
+        x = ops.batch_normalization(
+            x, mean, variance, axis=self.axis,
+            offset=ops.cast(self.beta, x.dtype), scale=ops.cast(self.gamma, x.dtype),
+            epsilon=self.epsilon,
+        )
+        return ops.cast(x, self.compute_dtype)
+
+
+def _batch_norm(name):
+    # momentum 0.9 matches PyTorch's 0.1: moving statistics keep up with a fast-changing G.
+    return BatchNorm(
+        momentum=0.9, epsilon=1e-5,
+        gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name,
+    )
+
+
+def _num_blocks(resolution):
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}")
+    return int(math.log2(resolution // 4))
+
+
+def _check_positive(**sizes):
+    for name, value in sizes.items():
+        if not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def build_generator(resolution=64, latent_dim=100, base_channels=64):
+    """Latent vector -> image in [-1, 1] of shape (resolution, resolution, 3)."""
+    blocks = _num_blocks(resolution)
+    _check_positive(latent_dim=latent_dim, base_channels=base_channels)
+    channels = base_channels * 2 ** (blocks - 1)
+
+    z = keras.Input((latent_dim,), name="z")
+    x = layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=_init(), name="project")(z)
+    x = layers.Reshape((4, 4, channels))(x)  # (4, 4, C * 2^(blocks-1))
+    x = _batch_norm("project_bn")(x)
+    x = layers.ReLU()(x)
+    size = 4
+    for i in range(1, blocks):
+        channels //= 2
+        size *= 2
+        x = layers.Conv2DTranspose(
+            channels, 4, strides=2, padding="same", use_bias=False,
+            kernel_initializer=_init(), name=f"up{size}",
+        )(x)  # (size, size, channels)
+        x = _batch_norm(f"up{size}_bn")(x)
+        x = layers.ReLU()(x)
+    x = layers.Conv2DTranspose(
+        3, 4, strides=2, padding="same", kernel_initializer=_init(), name=f"up{resolution}"
+    )(x)  # (resolution, resolution, 3)
+    image = layers.Activation("tanh", dtype="float32", name="image")(x)
+    return keras.Model(z, image, name=f"generator_{resolution}")
+
+
+def build_discriminator(resolution=64, base_channels=64, normalization="batch"):
+    """Image -> one logit (real > 0 > fake). Use a loss that takes logits.
+
+    normalization: "batch" (DCGAN: BatchNorm on all but the first block) or "none"
+    (for losses such as WGAN-GP whose penalty is per sample).
+    """
+    blocks = _num_blocks(resolution)
+    _check_positive(base_channels=base_channels)
+    if normalization not in DISCRIMINATOR_NORMALIZATIONS:
+        raise ValueError(
+            f"normalization must be one of {DISCRIMINATOR_NORMALIZATIONS}, got {normalization!r}"
+        )
+
+    image = keras.Input((resolution, resolution, 3), name="image")
+    x, size, channels = image, resolution, base_channels
+    for i in range(blocks):
+        size //= 2
+        x = layers.Conv2D(
+            channels, 4, strides=2, padding="same", use_bias=(i == 0 or normalization != "batch"),
+            kernel_initializer=_init(), name=f"down{size}",
+        )(x)  # (size, size, channels)
+        if i > 0 and normalization == "batch":
+            x = _batch_norm(f"down{size}_bn")(x)
+        x = layers.LeakyReLU(0.2)(x)
+        channels *= 2
+    x = layers.Flatten()(x)  # (4 * 4 * C * 2^(blocks-1),)
+    logit = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="logit")(x)
+    return keras.Model(image, logit, name=f"discriminator_{resolution}")
+
+
+def count_macs(model):
+    """Multiply-accumulates of one forward pass per example, counted from the layers."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Dense):
+            total += math.prod(layer.kernel.shape)
+        elif isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose)):
+            kh, kw, cin_or_out, cout_or_in = layer.kernel.shape
+            _, h, w, _ = layer.output.shape
+            if isinstance(layer, layers.Conv2DTranspose):
+                # Each output pixel gathers (k / stride)^2 input pixels.
+                sh, sw = layer.strides
+                total += h * w * cin_or_out * cout_or_in * (kh // sh) * (kw // sw)
+            else:
+                total += h * w * kh * kw * cin_or_out * cout_or_in
+    return total

@@ -1,0 +1,51 @@
+"""Sampling a trained generator: seeded latents, batches of faces, latent interpolation."""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from facegan import networks  # noqa: F401  (registers BatchNorm for loading .keras files)
+from facegan.data import to_uint8
+from facegan.errors import FaceganError
+
+
+def load_generator(path):
+    """A generator saved as `.keras` by a run (or shipped with the project)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FaceganError(f"generator file not found: {path}")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:
+        raise FaceganError(f"cannot load a generator from {path}: {error}") from error
+
+
+def latents(n, latent_dim, seed=0):
+    """`n` standard-normal latent vectors; the same seed always gives the same faces."""
+    return np.random.default_rng(seed).standard_normal((n, latent_dim), np.float32)
+
+
+def generate(generator, z, batch_size=256):
+    """Latents (N, latent_dim) -> uint8 faces (N, R, R, 3), using BatchNorm's moving statistics."""
+    out = [keras.ops.convert_to_numpy(generator(z[i:i + batch_size], training=False))
+           for i in range(0, len(z), batch_size)]
+    return to_uint8(np.concatenate(out))
+
+
+def sample(generator, n=64, seed=0):
+    """`n` faces from a seed."""
+    return generate(generator, latents(n, generator.input_shape[-1], seed))
+
+
+def interpolate(z0, z1, steps=8, spherical=True):
+    """Latents from z0 to z1. Spherical (slerp) keeps the norm typical of Gaussian samples;
+    linear paths pass near the origin, where a generator rarely sees its inputs."""
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    if not spherical:
+        return (1 - t) * z0 + t * z1
+    cos = np.dot(z0, z1) / (np.linalg.norm(z0) * np.linalg.norm(z1))
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    if omega < 1e-6:
+        return (1 - t) * z0 + t * z1
+    return (np.sin((1 - t) * omega) * z0 + np.sin(t * omega) * z1) / np.sin(omega)
