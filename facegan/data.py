@@ -160,12 +160,10 @@ class CachedImages:
 
     def __init__(self, path):
         self.path = Path(path)
-        with open(self.path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            shape, _, _ = np.lib.format._read_array_header(f, version)
-            self._offset = f.tell()
-        self.shape = shape
-        self._row_bytes = int(np.prod(shape[1:]))
+        header = np.load(self.path, mmap_mode="r")  # reads the header; no pixel is touched
+        self.shape, self._offset = header.shape, header.offset
+        del header
+        self._row_bytes = int(np.prod(self.shape[1:]))
         self._fd = os.open(self.path, os.O_RDONLY)
 
     def __len__(self):

@@ -1,0 +1,27 @@
+"""The backend-sensitive tests again on PyTorch and JAX, each in its own process (Keras
+picks its backend once per process). JAX runs only the tiny-model phase tests: its CPU
+transposed convolutions are about 20x slower than the other backends'."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+SUITES = {
+    "torch": ["tests/test_gan.py", "tests/test_training.py::test_run_folder_is_complete",
+              "tests/test_training.py::test_resumed_run_matches_an_uninterrupted_one"],
+    "jax": ["tests/test_gan.py"],
+}
+
+
+@pytest.mark.parametrize("backend", SUITES)
+def test_suite_passes_on_backend(backend):
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        pytest.skip("run from the default (TensorFlow) suite only")
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           *SUITES[backend]], env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout.splitlines()[-1]
