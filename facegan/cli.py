@@ -68,6 +68,8 @@ def build_parser():
                        help="one-sided: real targets become 1 - this")
     train.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
     train.add_argument("--synthetic-size", type=_positive_int, default=4096)
+    train.add_argument("--holdout", type=int, default=0,
+                       help="last N images kept out of training, for memorisation checks")
     train.add_argument("--log-every", type=_positive_int, default=20, help="steps per history row")
     train.add_argument("--checkpoint-every", type=_positive_int, default=500, help="steps")
     train.add_argument("--snapshot-every", type=_positive_int, default=10, help="epochs")
@@ -100,7 +102,7 @@ def _train(args):
             batch_size=args.batch_size, latent_dim=args.latent_dim,
             base_channels=args.base_channels, learning_rate=args.lr, beta_1=args.beta1,
             label_smoothing=args.label_smoothing, flip=not args.no_flip, seed=args.seed,
-            synthetic_size=args.synthetic_size, log_every=args.log_every,
+            synthetic_size=args.synthetic_size, holdout=args.holdout, log_every=args.log_every,
             checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every,
             cache_dir=args.cache_dir,
         )

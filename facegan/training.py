@@ -37,6 +37,7 @@ class TrainConfig:
     flip: bool = True               # random horizontal flips of real images
     seed: int = 0
     synthetic_size: int = 4096      # faces drawn when data is "synthetic"
+    holdout: int = 0                # last N images never trained on (memorisation checks)
     log_every: int = 20             # steps per history row
     checkpoint_every: int = 500     # steps; also at every epoch end
     snapshot_every: int = 10        # epochs per saved generator snapshot
@@ -65,9 +66,11 @@ class Trainer:
         keras.utils.set_random_seed(config.seed)
         self.images = load_images(config.data, config.resolution, config.seed,
                                   config.synthetic_size, config.cache_dir)
-        self.steps_per_epoch = len(self.images) // config.batch_size
-        if self.steps_per_epoch == 0:
-            raise FaceganError(f"{len(self.images)} images are fewer than one batch of "
+        self.train_count = len(self.images) - config.holdout
+        self.steps_per_epoch = self.train_count // config.batch_size
+        if self.steps_per_epoch <= 0:
+            raise FaceganError(f"{self.train_count} training images ({len(self.images)} less "
+                               f"{config.holdout} held out) are fewer than one batch of "
                                f"{config.batch_size}")
         self.gan = GAN(
             build_generator(config.resolution, config.latent_dim, config.base_channels),
@@ -90,8 +93,8 @@ class Trainer:
             log.info("resumed %s at step %d (epoch %d)", self.run.path, self.step,
                      self.step // self.steps_per_epoch + 1)
         self.run.truncate_history(self.step)
-        log.info("%d images, %d steps per epoch, backend %s", len(self.images),
-                 self.steps_per_epoch, keras.backend.backend())
+        log.info("%d images (%d held out), %d steps per epoch, backend %s", len(self.images),
+                 config.holdout, self.steps_per_epoch, keras.backend.backend())
 
     @property
     def total_steps(self):
@@ -133,7 +136,7 @@ class Trainer:
 
     def _train_epoch(self, epoch, verbose):
         cfg, spe = self.config, self.steps_per_epoch
-        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(self.images))
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(self.train_count)
         progbar = keras.utils.Progbar(spe, verbose=verbose,
                                       stateful_metrics=["d_loss", "g_loss", "img/s"])
         sums, count, interval_start = {}, 0, time.perf_counter()

@@ -32,7 +32,7 @@ def test_run_folder_is_complete(tmp_path):
     for name in ("log.txt", "loss_curves.png", "samples/epoch_0001.png", "samples/epoch_0002.png",
                  "checkpoint.npz", "fixed_latents.npy", "snapshots/generator_epoch_0002.keras"):
         assert (run / name).is_file(), name
-    assert "4 steps per epoch" in (run / "log.txt").read_text()
+    assert "64 images (0 held out), 4 steps per epoch" in (run / "log.txt").read_text()
     assert load_generator(run / "generator.keras").output_shape == (None, 32, 32, 3)
 
 
@@ -57,6 +57,18 @@ def test_ctrl_c_saves_a_checkpoint(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         trainer.fit(on_epoch_end=interrupt)
     assert Trainer(tmp_path / "run").step == 4
+
+
+def test_held_out_images_are_never_trained_on(tmp_path, monkeypatch):
+    seen = []
+    trainer = Trainer(tmp_path / "run", TrainConfig(epochs=2, holdout=16, **TINY))
+    images = trainer.images
+    monkeypatch.setattr(trainer, "images", type("Spy", (), {
+        "__len__": lambda self: len(images),
+        "__getitem__": lambda self, i: seen.extend(np.atleast_1d(i)) or images[i]})())
+    trainer.fit(verbose=0)
+    assert trainer.steps_per_epoch == 3 and len(seen) == 2 * 3 * 16
+    assert max(seen) < 48 and len(set(seen)) == 48  # every training image, no held-out one
 
 
 def test_existing_run_is_not_overwritten(tmp_path):
