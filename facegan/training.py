@@ -12,12 +12,13 @@ import time
 import keras
 import numpy as np
 
-from facegan.data import load_images, to_model_input, to_uint8
+from facegan.data import load_images, to_model_input
 from facegan.errors import FaceganError
 from facegan.gan import GAN
 from facegan.networks import build_discriminator, build_generator
 from facegan.plots import plot_losses, save_grid
 from facegan.runs import RunDir, load_checkpoint, save_checkpoint
+from facegan.sampling import generate
 
 log = logging.getLogger("facegan")
 
@@ -109,7 +110,7 @@ class Trainer:
 
     def samples(self):
         """The fixed latent grid through the generator, as uint8 images."""
-        return to_uint8(self.gan.generator(self.fixed_latents, training=False))
+        return generate(self.gan.generator, self.fixed_latents)
 
     def fit(self, on_epoch_end=None, verbose=1):
         """Train to `config.epochs`, checkpointing as it goes; on Ctrl-C, checkpoint and re-raise.
