@@ -1,4 +1,4 @@
-"""`python -m facegan VERB`: train, generate, demo.
+"""`python -m facegan VERB`: train, generate, figures, export, demo.
 
 Bad arguments get one line and exit code 2; bad input (missing data, unreadable files)
 one line and exit code 1; Ctrl-C during training saves a checkpoint and exits 130.
@@ -84,6 +84,17 @@ def build_parser():
                           help="grid PNG to write")
     generate.add_argument("--each", type=Path, metavar="DIR", help="also write one PNG per face here")
 
+    figures = verbs.add_parser("figures", help="re-make a run's figures and gallery")
+    figures.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
+    figures.add_argument("--name", help="file-name prefix (default: the run folder's name)")
+    figures.add_argument("--figures-dir", type=Path, default=Path("figures"))
+    figures.add_argument("--gallery-dir", type=Path, default=Path("generated_images"))
+
+    export = verbs.add_parser("export", help="ship a run's generator in pretrained/ with a card")
+    export.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
+    export.add_argument("--name", required=True, help="e.g. celeba64")
+    export.add_argument("--metrics", type=Path, help="evaluation JSON to put on the card")
+
     demo = verbs.add_parser("demo", help="train briefly on synthetic faces at 32x32 (CPU, ~2 min)")
     demo.add_argument("--out", type=Path, help="run folder (default runs/DATE-TIME-demo)")
     demo.add_argument("--epochs", type=_positive_int, default=3)
@@ -128,6 +139,22 @@ def _generate(args):
         print(f"wrote {len(faces)} faces to {args.each}")
 
 
+def _figures(args):
+    from facegan.figures import make_figures
+
+    for path in make_figures(args.run, args.name, args.figures_dir, args.gallery_dir):
+        print(f"wrote {path}")
+
+
+def _export(args):
+    import json
+
+    from facegan.pretrained import export
+
+    metrics = json.loads(args.metrics.read_text()) if args.metrics else None
+    print(f"wrote {export(args.run, args.name, metrics)}")
+
+
 def _demo(args):
     from facegan.training import TrainConfig, Trainer
 
@@ -135,6 +162,10 @@ def _demo(args):
                          synthetic_size=2048, snapshot_every=args.epochs)
     run = Trainer(args.out or _timestamped("demo"), config).fit()
     print(f"run folder: {run}\n  samples: {run}/samples\n  losses:  {run}/loss_curves.png")
+
+
+VERBS = {"train": _train, "generate": _generate, "figures": _figures, "export": _export,
+         "demo": _demo}
 
 
 def main(argv=None):
@@ -149,7 +180,7 @@ def main(argv=None):
         parser.error(f"argument --resolution: must be one of {RESOLUTIONS}, got {args.resolution}")
 
     try:
-        {"train": _train, "generate": _generate, "demo": _demo}[args.verb](args)
+        VERBS[args.verb](args)
     except FaceganError as error:
         sys.stderr.write(f"facegan {args.verb}: error: {error}\n")
         return 1

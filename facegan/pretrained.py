@@ -34,6 +34,40 @@ def path(name):
     return file
 
 
+def export(run_dir, name, metrics=None):
+    """Copy a finished run's generator into the shipped folder with its card."""
+    import shutil
+    import time
+
+    from facegan.runs import RunDir
+
+    run = RunDir(run_dir)
+    if not run.generator.is_file():
+        raise FaceganError(f"{run.path} has no final generator.keras to export")
+    record = json.loads(run.config.read_text())
+    history = run.read_history()
+    config = record["config"]
+    card = {
+        "name": name,
+        "data": config["data"],
+        "resolution": config["resolution"],
+        "epochs": int(history["epoch"].max()),
+        "steps": int(history["step"].max()),
+        "images_seen": int(history["step"].max()) * config["batch_size"],
+        "training_time_s": round(float(history["wall_time"].max())),
+        "images_per_sec": round(float(history["images_per_sec"].median()), 1),
+        "backend": record["backend"],
+        "versions": record["versions"],
+        "settings": config,
+        "metrics": metrics or {},
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    PRETRAINED_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(run.generator, PRETRAINED_DIR / f"{name}.keras")
+    (PRETRAINED_DIR / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    return PRETRAINED_DIR / f"{name}.keras"
+
+
 def load(name):
     """The shipped generator `name` as a Keras model."""
     from facegan.sampling import load_generator

@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+import facegan.pretrained as pretrained
+from facegan.cli import main
+from facegan.errors import FaceganError
+from facegan.training import train
+
+TINY = dict(data="synthetic", resolution=32, base_channels=4, latent_dim=8, batch_size=16,
+            synthetic_size=32, log_every=1, snapshot_every=1)
+
+
+def test_figures_and_export_from_a_run(tmp_path, monkeypatch):
+    run = train(tmp_path / "tiny", epochs=3, **TINY)
+    figures, gallery = tmp_path / "figures", tmp_path / "gallery"
+    assert main(["figures", "--run", str(run), "--figures-dir", str(figures),
+                 "--gallery-dir", str(gallery)]) == 0
+    for name in ("tiny_loss_curves.png", "tiny_progression.png", "tiny_interpolation.png"):
+        assert Image.open(figures / name).size[0] >= 400, name
+    grid = np.asarray(Image.open(gallery / "tiny_gallery.png"))
+    assert grid.shape[0] >= 256 and grid.std() > 0  # 64 faces, not blank
+
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path / "pretrained")
+    assert main(["export", "--run", str(run), "--name", "tiny32"]) == 0
+    assert pretrained.available() == ["tiny32"]
+    card = pretrained.card("tiny32")
+    assert card["resolution"] == 32 and card["epochs"] == 3 and card["images_seen"] == 3 * 2 * 16
+    assert card["backend"] and card["settings"]["base_channels"] == 4
+    assert pretrained.load("tiny32").output_shape == (None, 32, 32, 3)
+
+
+def test_missing_shipped_generator_says_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path)
+    with pytest.raises(FaceganError, match="no shipped generator named 'celeba64'.*facegan train"):
+        pretrained.load("celeba64")
