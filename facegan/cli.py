@@ -1,4 +1,4 @@
-"""`python -m facegan VERB`: train, generate, figures, export, demo.
+"""`python -m facegan VERB`: train, generate, figures, export, evaluate, demo.
 
 Bad arguments get one line and exit code 2; bad input (missing data, unreadable files)
 one line and exit code 1; Ctrl-C during training saves a checkpoint and exits 130.
@@ -37,6 +37,17 @@ def _fraction(text):
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
     return value
+
+
+def _metric_list(text):
+    from facegan.metrics import METRICS  # no Keras import: the backend is not chosen yet
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in METRICS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown metric {', '.join(unknown) or repr(text)}; "
+                                         f"choose from {','.join(METRICS)}")
+    return names
 
 
 def _timestamped(prefix):
@@ -94,6 +105,23 @@ def build_parser():
     export.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
     export.add_argument("--name", required=True, help="e.g. celeba64")
     export.add_argument("--metrics", type=Path, help="evaluation JSON to put on the card")
+
+    evaluate = verbs.add_parser("evaluate", help="score a generator: FID, KID, face rate, "
+                                "diversity, memorisation")
+    evaluate.add_argument("--generator", required=True,
+                          help="a .keras generator file, or pretrained:NAME (e.g. pretrained:celeba64)")
+    evaluate.add_argument("--data", required=True,
+                          help="the real images: a CelebA zip or folder, any image folder, or 'synthetic'")
+    evaluate.add_argument("--n", type=_positive_int, default=10000, help="generated samples")
+    evaluate.add_argument("--metrics", type=_metric_list,
+                          help="comma-separated from fid,kid,face_rate,diversity,memorisation "
+                               "(default: those that can run here)")
+    evaluate.add_argument("--holdout", type=int, default=0,
+                          help="the last N images were held out of training (memorisation)")
+    evaluate.add_argument("--inception-weights", metavar="FILE",
+                          help="local InceptionV3 notop weights (default: Keras' imagenet download)")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--json", type=Path, metavar="OUT", help="also write the results here")
 
     demo = verbs.add_parser(
         "demo", help="sample the shipped generator, then train on synthetic faces (~2 min, CPU)")
@@ -158,6 +186,37 @@ def _export(args):
     print(f"wrote {export(args.run, args.name, metrics)}")
 
 
+def _evaluate(args):
+    import json
+
+    import keras
+
+    from facegan import pretrained
+    from facegan.data import load_images
+    from facegan.evaluate import Evaluator, format_table
+    from facegan.sampling import load_generator
+
+    if args.generator.startswith("pretrained:"):
+        generator = pretrained.load(args.generator.split(":", 1)[1])
+    else:
+        generator = load_generator(args.generator)
+    resolution = generator.output_shape[1]
+    images = load_images(args.data, resolution, args.seed)
+    evaluator = Evaluator(images, args.metrics, n=args.n, holdout=args.holdout,
+                          inception_weights=args.inception_weights, seed=args.seed)
+    results = evaluator.score(generator)
+    print(f"{args.generator}: {args.n} samples at {resolution}x{resolution} against "
+          f"{args.data} ({evaluator.train_count} training images, {args.holdout} held out)")
+    print(format_table(results))
+    if args.json:
+        record = {"generator": args.generator, "data": args.data, "resolution": resolution,
+                  "n": args.n, "holdout": args.holdout, "seed": args.seed,
+                  "backend": keras.backend.backend(), "metrics": results}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(record, indent=2))
+        print(f"wrote {args.json}")
+
+
 def _demo(args):
     """Sample the shipped 64x64 generator (seconds), then train briefly on synthetic faces."""
     from facegan import pretrained
@@ -177,7 +236,7 @@ def _demo(args):
 
 
 VERBS = {"train": _train, "generate": _generate, "figures": _figures, "export": _export,
-         "demo": _demo}
+         "evaluate": _evaluate, "demo": _demo}
 
 
 def main(argv=None):
