@@ -86,6 +86,13 @@ def build_parser():
     train.add_argument("--snapshot-every", type=_positive_int, default=10, help="epochs")
     train.add_argument("--cache-dir", help="decoded-image cache (default ~/.cache/facegan)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--eval-every", type=int, metavar="K",
+                       help="every K epochs append face rate, diversity, memorisation (and "
+                            "FID/KID with Inception weights) to metrics.csv; default 0: never")
+    train.add_argument("--eval-samples", type=_positive_int, default=1000,
+                       help="generated samples per evaluation")
+    train.add_argument("--inception-weights", metavar="FILE",
+                       help="InceptionV3 notop weights for FID/KID during training")
 
     generate = verbs.add_parser("generate", help="sample faces from a trained generator")
     generate.add_argument("--generator", type=Path, required=True, help="a .keras generator file")
@@ -138,6 +145,8 @@ def _train(args):
     if args.resume:
         trainer = Trainer(args.resume)
         trainer.config.epochs = args.epochs or trainer.config.epochs
+        if args.eval_every is not None:
+            trainer.config.eval_every = args.eval_every
     else:
         config = TrainConfig(
             data=args.data, resolution=args.resolution, epochs=args.epochs or 5,
@@ -146,7 +155,8 @@ def _train(args):
             label_smoothing=args.label_smoothing, flip=not args.no_flip, seed=args.seed,
             synthetic_size=args.synthetic_size, holdout=args.holdout, log_every=args.log_every,
             checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every,
-            cache_dir=args.cache_dir,
+            cache_dir=args.cache_dir, eval_every=args.eval_every or 0,
+            eval_samples=args.eval_samples, inception_weights=args.inception_weights,
         )
         name = "synthetic" if args.data == "synthetic" else Path(args.data).stem
         trainer = Trainer(args.out or _timestamped(f"{name}-{args.resolution}"), config)

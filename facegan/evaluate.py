@@ -10,6 +10,7 @@ samples need no more memory than a few thousand.
 import math
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 
 from facegan import metrics as M
@@ -208,7 +209,8 @@ def plot_metrics(table, path=None, title="Metrics during training"):
         if f"{name}_nearest_neighbour" in table:
             ax.plot(table["epoch"], table[f"{name}_nearest_neighbour"], marker=".",
                     label="nearest-neighbour ratio")
-        ax.set(xlabel="epoch", title=PLOTTED[name])
+        ax.set(xlabel="epoch", ylabel=name, title=PLOTTED[name])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     for ax in list(axes.flat)[len(names):]:

@@ -7,6 +7,8 @@ runs/NAME/
   fixed_latents.npy      the latent batch behind every sample grid
   samples/epoch_0001.png sample grid per epoch
   loss_curves.png
+  metrics.csv            face rate, diversity, memorisation, FID/KID every --eval-every epochs
+  metrics.png
   checkpoint.npz         G, D, both optimizers, step, RNG state (written atomically)
   snapshots/generator_epoch_0010.keras
   generator.keras        the final generator
@@ -40,6 +42,8 @@ class RunDir:
         self.fixed_latents = self.path / "fixed_latents.npy"
         self.samples = self.path / "samples"
         self.loss_curves = self.path / "loss_curves.png"
+        self.metrics = self.path / "metrics.csv"
+        self.metrics_plot = self.path / "metrics.png"
         self.checkpoint = self.path / "checkpoint.npz"
         self.snapshots = self.path / "snapshots"
         self.generator = self.path / "generator.keras"
@@ -73,6 +77,18 @@ class RunDir:
     def append_history(self, row):
         pd.DataFrame([row], columns=HISTORY_COLUMNS).to_csv(
             self.history, mode="a", header=not self.history.exists(), index=False)
+
+    def read_metrics(self):
+        return pd.read_csv(self.metrics) if self.metrics.exists() else pd.DataFrame()
+
+    def append_metrics(self, row):
+        """Add an evaluation row, dropping rows from `row`'s step on (a resumed run repeats
+        them); columns may grow, e.g. FID once Inception weights are there."""
+        table = self.read_metrics()
+        if len(table):
+            table = table[table["step"] < row["step"]]
+        table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+        atomic_write_text(self.metrics, table.to_csv(index=False))
 
     def truncate_history(self, step):
         """Drop rows logged after `step` (the resumed run repeats those steps)."""

@@ -6,6 +6,7 @@ the checkpoint left it: at the same step, with the same fixed latent grid.
 """
 
 import dataclasses
+import functools
 import logging
 import time
 
@@ -43,6 +44,9 @@ class TrainConfig:
     checkpoint_every: int = 500     # steps; also at every epoch end
     snapshot_every: int = 10        # epochs per saved generator snapshot
     cache_dir: str | None = None    # where decoded images are cached (default ~/.cache/facegan)
+    eval_every: int = 0             # epochs per metrics.csv row (0: never)
+    eval_samples: int = 1000        # generated samples per evaluation
+    inception_weights: str | None = None  # FID/KID weights file; else Keras' cache if there
 
 
 class Trainer:
@@ -164,6 +168,25 @@ class Trainer:
             if self.step % cfg.checkpoint_every == 0:
                 self.save_checkpoint()
 
+    @functools.cached_property
+    def evaluator(self):
+        """The real side of every metric, computed once per run (facegan.evaluate)."""
+        from facegan.evaluate import Evaluator
+
+        cfg = self.config
+        return Evaluator(self.images, n=cfg.eval_samples, holdout=cfg.holdout,
+                         inception_weights=cfg.inception_weights, seed=cfg.seed)
+
+    def evaluate(self, epoch):
+        """Score the sampling generator; append to metrics.csv and re-plot metrics.png."""
+        from facegan.evaluate import flat_row, plot_metrics
+
+        row = flat_row(self.evaluator.score(self.gan.generator))
+        self.run.append_metrics({"step": self.step, "epoch": epoch, **row})
+        plot_metrics(self.run.read_metrics(), self.run.metrics_plot,
+                     title=f"{self.run.path.name}: metrics on {self.config.eval_samples} samples")
+        log.info("epoch %d metrics: %s", epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
+
     def _end_epoch(self, epoch):
         save_grid(self.run.sample_grid(epoch), self.samples(), columns=8)
         plot_losses(self.run.read_history(), self.run.loss_curves,
@@ -172,6 +195,8 @@ class Trainer:
         if epoch % self.config.snapshot_every == 0:
             self.run.snapshots.mkdir(exist_ok=True)
             self.gan.generator.save(self.run.snapshot(epoch))
+        if self.config.eval_every and epoch % self.config.eval_every == 0:
+            self.evaluate(epoch)
         self.save_checkpoint()
         log.info("epoch %d/%d done at step %d", epoch, self.config.epochs, self.step)
 
