@@ -1,0 +1,135 @@
+"""Images per second of the facegan training step, per backend, resolution and batch size,
+as GFLOP/s and as a share of this machine's float32 matmul rate measured in the same run.
+
+Paths, on the same random batches (the data pipeline is not timed):
+  combined  facegan.gan.GAN: two combined models, two train_on_batch calls (the default)
+  fused     facegan.fused.FusedGAN: both updates in one call (TensorFlow, PyTorch)
+  fused-xla FusedGAN with jit_compile=True (TensorFlow)
+  plain     the same DCGAN in plain PyTorch (benchmarks/plain_torch.py), run by the torch worker
+Within one configuration the paths take turns step by step, so a busy machine slows them
+alike and their ratios stay fair.
+
+    python benchmarks/train_throughput.py --backends tensorflow torch --json results/train.json
+    python benchmarks/train_throughput.py --backends jax --resolutions 32 64 --steps 3
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+PATHS = {"tensorflow": ("combined", "fused", "fused-xla"), "torch": ("combined", "fused", "plain"),
+         "jax": ("combined",)}
+
+
+def build(path, resolution, batch_size, base_channels):
+    """The trainer for `path`, or None where the path does not run on this backend."""
+    from facegan.fused import FusedGAN
+    from facegan.gan import GAN
+    from facegan.networks import build_discriminator, build_generator
+
+    if path == "plain":
+        from plain_torch import PlainGAN
+
+        return PlainGAN(resolution, base_channels=base_channels)
+    networks = build_generator(resolution, 100, base_channels), build_discriminator(resolution, base_channels)
+    if path == "combined":
+        return GAN(*networks)
+    return FusedGAN(*networks, jit_compile=path == "fused-xla")
+
+
+def worker(args):
+    import json
+
+    import keras
+    import numpy as np
+
+    from facegan.networks import build_discriminator, build_generator
+
+    backend = keras.backend.backend()
+    keras.config.set_dtype_policy(args.precision)
+    paths = [p for p in PATHS[backend] if p in args.paths]
+    if args.precision != "float32" and "plain" in paths:
+        paths.remove("plain")
+    rng = np.random.default_rng(0)
+    results = []
+    for resolution in args.resolutions:
+        flops = common.train_step_flops(build_generator(resolution, 100, args.base_channels),
+                                        build_discriminator(resolution, args.base_channels))
+        for batch_size in args.batch_sizes:
+            keras.utils.set_random_seed(0)
+            trainers = {p: build(p, resolution, batch_size, args.base_channels) for p in paths}
+            batches = [(rng.uniform(-1, 1, (batch_size, resolution, resolution, 3)).astype("float32"),
+                        *rng.standard_normal((2, batch_size, 100)).astype("float32"))
+                       for _ in range(2)]
+            for trainer in trainers.values():
+                for i in range(args.warmup):
+                    trainer.train_step(*batches[i % 2])
+            times = {p: [] for p in paths}
+            for i in range(args.steps):
+                for p, trainer in trainers.items():
+                    start = time.perf_counter()
+                    trainer.train_step(*batches[i % 2])
+                    times[p].append(time.perf_counter() - start)
+            for p in paths:
+                seconds = float(np.median(times[p]))
+                results.append({"backend": backend, "path": p, "precision": args.precision,
+                                "resolution": resolution, "batch_size": batch_size,
+                                "seconds_per_step": seconds, "images_per_sec": batch_size / seconds,
+                                "flops_per_image": flops,
+                                "gflops": flops * batch_size / seconds / 1e9})
+    print(json.dumps(results))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backends", nargs="+", default=["tensorflow", "torch", "jax"],
+                        choices=list(PATHS))
+    parser.add_argument("--paths", nargs="+", default=["combined", "fused", "fused-xla", "plain"])
+    parser.add_argument("--resolutions", nargs="+", type=int, default=[32, 64, 128])
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 128])
+    parser.add_argument("--base-channels", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per path (median)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (tracing)")
+    parser.add_argument("--precision", default="float32",
+                        choices=["float32", "mixed_bfloat16", "mixed_float16"])
+    parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args)
+
+    matmul = common.matmul_gflops()
+    peak = max(matmul.values())
+    print(f"float32 matmul: {', '.join(f'{k} {v:.1f}' for k, v in matmul.items())} GFLOP/s "
+          f"(bar: {peak:.1f}); {common.machine()}")
+    flags = ["--paths", *args.paths, "--resolutions", *args.resolutions, "--batch-sizes",
+             *args.batch_sizes, "--base-channels", args.base_channels, "--steps", args.steps,
+             "--warmup", args.warmup, "--precision", args.precision]
+    results = []
+    for backend in args.backends:
+        rows = common.run_backend(backend, __file__, flags)
+        plain = {(r["resolution"], r["batch_size"]): r["images_per_sec"] for r in rows
+                 if r["path"] == "plain"}
+        for r in rows:
+            r["share_of_matmul"] = r["gflops"] / peak
+            key = (r["resolution"], r["batch_size"])
+            if key in plain and r["path"] != "plain":
+                r["vs_plain"] = r["images_per_sec"] / plain[key]
+            print(f"{r['backend']:<10} {r['path']:<9} {r['precision']:<8} {r['resolution']:>3}px "
+                  f"batch {r['batch_size']:>3}: {r['images_per_sec']:7.1f} img/s "
+                  f"{r['gflops']:6.1f} GFLOP/s {100 * r['share_of_matmul']:4.0f}% of matmul"
+                  + (f", {r['vs_plain']:.2f}x plain torch" if "vs_plain" in r else ""), flush=True)
+        results += rows
+    common.write_json(args.json, {"benchmark": "train_throughput", "matmul_gflops": matmul,
+                                  "settings": {k: v for k, v in vars(args).items()
+                                               if k not in ("json", "worker")},
+                                  "results": results})
+
+
+if __name__ == "__main__":
+    main()

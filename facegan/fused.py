@@ -1,0 +1,130 @@
+"""The fused step: the D update and the G update of one step in a single call.
+
+`facegan.gan.GAN` is the teaching path: two combined models, two `train_on_batch` calls
+per step, each with its own data conversion, metrics and host round trip. `FusedGAN`
+computes the same two updates (same losses, same frozen-network semantics, same
+optimizers) with the framework's own gradient engine: one `tf.function` on TensorFlow,
+one autograd pass per phase on PyTorch. Its optimizers hold the same variables as GAN's,
+so a checkpoint written by either path restores into the other. It covers every loss
+without a gradient penalty and `n_critic`; DiffAugment and WGAN-GP stay on the GAN path.
+"""
+
+import keras
+from keras import ops
+
+from facegan.errors import FaceganError
+from facegan.gan import accuracy_at
+from facegan.losses import get_loss
+
+FUSED_BACKENDS = ("tensorflow", "torch")
+
+
+def _optimizer(learning_rate, beta_1):
+    optimizer = keras.optimizers.Adam(learning_rate, beta_1=beta_1)
+    if keras.config.dtype_policy().name == "mixed_float16":  # as compile() does for GAN
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+class FusedGAN:
+    """G and D trained by one fused step; the same interface as `facegan.gan.GAN`."""
+
+    def __init__(self, generator, discriminator, loss="bce", learning_rate=2e-4, beta_1=0.5,
+                 label_smoothing=0.0, n_critic=1, jit_compile=False):
+        self.backend = keras.backend.backend()
+        if self.backend not in FUSED_BACKENDS:
+            raise FaceganError(f"the fused step runs on {' or '.join(FUSED_BACKENDS)}, "
+                               f"not {self.backend}; use the combined-model step")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.label_smoothing = label_smoothing
+        self.n_critic = n_critic
+        self.losses = get_loss(loss)
+        if self.losses.get("gradient_penalty"):
+            raise FaceganError(f"the fused step has no gradient penalty; train {loss} with "
+                               f"the combined-model step")
+        self.accuracy = accuracy_at(self.losses["threshold"])
+        self.d_optimizer = _optimizer(learning_rate, beta_1)
+        self.g_optimizer = _optimizer(learning_rate, beta_1)
+        self._set_phase(discriminator)
+        self.d_optimizer.build(discriminator.trainable_variables)
+        self._set_phase(generator)
+        self.g_optimizer.build(generator.trainable_variables)
+        self._step = self._fused_step
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            self._step = tf.function(self._fused_step, jit_compile=jit_compile)
+
+    def _set_phase(self, network):
+        # As in GAN: the network that is not trained is frozen, so its BatchNorm keeps
+        # batch statistics without updating its moving ones, and it gets no gradients.
+        self.discriminator.trainable = network is self.discriminator
+        self.generator.trainable = network is self.generator
+
+    def _minimize(self, optimizer, variables, compute_loss):
+        """One optimizer step on `variables` down compute_loss() -> (loss, aux)."""
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            with tf.GradientTape() as tape:
+                loss, aux = compute_loss()
+                scaled = optimizer.scale_loss(loss)
+            optimizer.apply(tape.gradient(scaled, variables), variables)
+        else:
+            import torch
+
+            for v in variables:
+                v.value.grad = None
+            loss, aux = compute_loss()
+            optimizer.scale_loss(loss).backward()
+            with torch.no_grad():
+                optimizer.apply([v.value.grad for v in variables], variables)
+        return loss, aux
+
+    def _fused_step(self, real, z_for_d, z_for_g):
+        G, D, fns = self.generator, self.discriminator, self.losses
+        batch = z_for_g.shape[0]
+        real_target = ops.full((batch, 1), 1.0 - self.label_smoothing, "float32")
+        fake_target = ops.zeros_like(real_target)
+
+        def d_loss(real, z):
+            def compute():
+                # Fake first, as the combined model's graph runs them: D's moving
+                # statistics are an average over both calls, so the order shows in them.
+                fake_logit = D(G(z, training=True), training=True)
+                real_logit = D(real, training=True)
+                loss = (ops.mean(fns["real"](real_target, real_logit))
+                        + ops.mean(fns["fake"](fake_target, fake_logit)))
+                return loss, (ops.mean(self.accuracy(real_target, real_logit)),
+                              ops.mean(self.accuracy(fake_target, fake_logit)))
+            return compute
+
+        def g_loss():
+            logit = D(G(z_for_g, training=True), training=True)
+            return ops.mean(fns["generator"](ops.ones_like(real_target), logit)), None
+
+        self._set_phase(D)
+        d_metrics = []
+        for i in range(0, self.n_critic * batch, batch):  # n_critic D steps, batch by batch
+            loss, (acc_real, acc_fake) = self._minimize(
+                self.d_optimizer, D.trainable_variables,
+                d_loss(real[i:i + batch], z_for_d[i:i + batch]))
+            d_metrics.append((loss, acc_real, acc_fake))
+        self._set_phase(G)
+        g, _ = self._minimize(self.g_optimizer, G.trainable_variables, g_loss)
+        d, acc_real, acc_fake = (ops.mean(ops.stack(m)) for m in zip(*d_metrics))
+        return {"d_loss": d, "g_loss": g, "d_acc_real": acc_real, "d_acc_fake": acc_fake}
+
+    def train_step(self, real, z_for_d, z_for_g):
+        """`n_critic` D steps then one G step, as GAN.train_step. Arrays in, float metrics out."""
+        metrics = self._step(*(ops.convert_to_tensor(x) for x in (real, z_for_d, z_for_g)))
+        return {k: float(ops.convert_to_numpy(v)) for k, v in metrics.items()}
+
+    @property
+    def random_state(self):
+        return []  # no augmentation or penalty draws random numbers
+
+    @property
+    def optimizers(self):
+        return {"d_optimizer": self.d_optimizer, "g_optimizer": self.g_optimizer}
