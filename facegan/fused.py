@@ -30,7 +30,9 @@ class FusedGAN:
     """G and D trained by one fused step; the same interface as `facegan.gan.GAN`."""
 
     def __init__(self, generator, discriminator, loss="bce", learning_rate=2e-4, beta_1=0.5,
-                 label_smoothing=0.0, n_critic=1, jit_compile=False):
+                 label_smoothing=0.0, augment="", n_critic=1, gp_weight=10.0, jit_compile=False):
+        """GAN's arguments (a DiffAugment policy or a penalised loss is refused), and
+        jit_compile: XLA-compile the TensorFlow step."""
         self.backend = keras.backend.backend()
         if self.backend not in FUSED_BACKENDS:
             raise FaceganError(f"the fused step runs on {' or '.join(FUSED_BACKENDS)}, "
@@ -40,6 +42,8 @@ class FusedGAN:
         self.label_smoothing = label_smoothing
         self.n_critic = n_critic
         self.losses = get_loss(loss)
+        if augment:
+            raise FaceganError("the fused step has no DiffAugment; use the combined-model step")
         if self.losses.get("gradient_penalty"):
             raise FaceganError(f"the fused step has no gradient penalty; train {loss} with "
                                f"the combined-model step")

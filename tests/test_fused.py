@@ -60,3 +60,15 @@ def test_fused_step_refuses_a_gradient_penalty():
 
     with pytest.raises(FaceganError, match="gradient penalty"):
         FusedGAN(*networks(), loss="wgan-gp")
+
+
+def test_a_fused_run_resumes_from_its_checkpoint(tmp_path):
+    from facegan.training import Trainer, TrainConfig, resume
+
+    tiny = dict(data="synthetic", resolution=32, base_channels=4, latent_dim=8, batch_size=16,
+                synthetic_size=32, log_every=1, snapshot_every=1, step="fused")
+    Trainer(tmp_path / "run", TrainConfig(epochs=1, **tiny)).fit(verbose=0)
+    resume(tmp_path / "run", epochs=2)
+    history = Trainer(tmp_path / "run").run.read_history()
+    assert list(history["step"]) == [1, 2, 3, 4]
+    assert np.isfinite(history[["d_loss", "g_loss"]].to_numpy()).all()
