@@ -65,7 +65,8 @@ class Evaluator:
                 raise FaceganError(f"{name} needs at least {MIN_SAMPLES[name]} samples, got "
                                    f"{n} generated and {n_real} real")
         rng = np.random.default_rng(seed)
-        self.real_indices = np.sort(rng.choice(self.train_count, n_real, replace=False))
+        # random order, not sorted: the first PIXEL_SAMPLES and KID_POOL are a random subset too
+        self.real_indices = rng.choice(self.train_count, n_real, replace=False)
         self.inception = (InceptionExtractor(inception_weights or "imagenet")
                           if {"fid", "kid"} & set(metrics) else None)
         self.real = self._measure(self._batches(self.real_indices))
