@@ -55,15 +55,16 @@ class Evaluator:
         if "memorisation" in metrics and holdout == 0:
             raise FaceganError("memorisation needs held-out images: pass --holdout N, the "
                                "number of images the run kept out of training")
+        if "memorisation" in metrics and holdout < 1 / M.NEAR_COPY_QUANTILE:
+            raise FaceganError(f"memorisation needs at least {round(1 / M.NEAR_COPY_QUANTILE)} "
+                               f"held-out images, got {holdout}")
         self.images, self.metrics, self.n = images, metrics, n
         self.holdout, self.seed, self.batch_size = holdout, seed, batch_size
         self.resolution = tuple(images.shape[1:3])
         self.train_count = len(images) - holdout
         n_real = min(n, self.train_count)
-        for name in metrics:
-            if min(n, n_real) < MIN_SAMPLES[name]:
-                raise FaceganError(f"{name} needs at least {MIN_SAMPLES[name]} samples, got "
-                                   f"{n} generated and {n_real} real")
+        self._check_count(n_real, "real")
+        self._check_count(n, "generated")
         rng = np.random.default_rng(seed)
         # random order, not sorted: the first PIXEL_SAMPLES and KID_POOL are a random subset too
         self.real_indices = rng.choice(self.train_count, n_real, replace=False)
@@ -73,6 +74,17 @@ class Evaluator:
         if "memorisation" in metrics:
             held_out = self.images[np.arange(self.train_count, len(images))]
             self.holdout_nn = M.nearest_training_distances(held_out, self._training_batches())
+
+    def _check_count(self, count, kind):
+        for name in self.metrics:
+            if count < MIN_SAMPLES[name]:
+                raise FaceganError(f"{name} needs at least {MIN_SAMPLES[name]} samples, got "
+                                   f"{count} {kind}")
+
+    def _check_size(self, size, source):
+        if tuple(size) != self.resolution:
+            raise FaceganError(f"{source} {size[0]}x{size[1]} images but the data is "
+                               f"{self.resolution[0]}x{self.resolution[1]}")
 
     def _batches(self, indices, batch_size=None):
         batch_size = batch_size or self.batch_size
@@ -88,10 +100,6 @@ class Evaluator:
         stats = M.FeatureStats(keep=keep_kid) if self.inception else None
         faces, count, pixels = 0, 0, []
         for batch in batches:
-            if tuple(batch.shape[1:3]) != self.resolution:
-                raise FaceganError(f"the generator makes {batch.shape[1]}x{batch.shape[2]} "
-                                   f"images but the data is {self.resolution[0]}x"
-                                   f"{self.resolution[1]}")
             count += len(batch)
             if stats:
                 stats.update(self.inception(batch))
@@ -105,24 +113,19 @@ class Evaluator:
 
     def score_images(self, images):
         """Score a uint8 image set (a real baseline, or faces made elsewhere)."""
+        self._check_size(images.shape[1:3], "these are")
+        self._check_count(len(images), "images")
         return self._score(self._measure(images[i:i + self.batch_size]
                                          for i in range(0, len(images), self.batch_size)))
 
     def score(self, generator, seed=None):
         """Score `n` samples of `generator` from seeded latents (the same faces every call)."""
-        size = generator.output_shape[1:3]
-        if tuple(size) != self.resolution:
-            raise FaceganError(f"the generator makes {size[0]}x{size[1]} images but the data "
-                               f"is {self.resolution[0]}x{self.resolution[1]}")
+        self._check_size(generator.output_shape[1:3], "the generator makes")
         z = latents(self.n, generator.input_shape[-1], self.seed if seed is None else seed)
         return self._score(self._measure(generate(generator, z[i:i + self.batch_size])
                                          for i in range(0, self.n, self.batch_size)))
 
     def _score(self, fake):
-        for name in self.metrics:
-            if fake["count"] < MIN_SAMPLES[name]:
-                raise FaceganError(f"{name} needs at least {MIN_SAMPLES[name]} samples, got "
-                                   f"{fake['count']}")
         real, results = self.real, {}
         counts = {"n": fake["count"], "n_real": real["count"]}
         if "fid" in self.metrics:

@@ -116,6 +116,9 @@ def test_bad_settings_get_one_clear_line(faces, metrics, settings, fragment):
 def test_generator_size_must_match_the_data(faces):
     with pytest.raises(FaceganError, match="makes 64x64 images but the data is 32x32"):
         E.evaluate(build_generator(64, LATENT, 4), faces, metrics=["face_rate"], n=10)
+    evaluator = E.Evaluator(faces, ["face_rate"], n=10)
+    with pytest.raises(FaceganError, match="these are 64x64 images but the data is 32x32"):
+        evaluator.score_images(np.zeros((4, 64, 64, 3), np.uint8))
 
 
 def test_default_metrics_are_those_that_can_run_offline(tmp_path):
