@@ -89,7 +89,7 @@ def build_parser():
     train.add_argument("--eval-every", type=int, metavar="K",
                        help="every K epochs append face rate, diversity, memorisation (and "
                             "FID/KID with Inception weights) to metrics.csv; default 0: never")
-    train.add_argument("--eval-samples", type=_positive_int, default=1000,
+    train.add_argument("--eval-samples", type=_positive_int, default=1000, metavar="N",
                        help="generated samples per evaluation")
     train.add_argument("--inception-weights", metavar="FILE",
                        help="InceptionV3 notop weights for FID/KID during training")
