@@ -141,13 +141,24 @@ def test_every_face_and_the_walk_download(page, media, generator_dir):
     assert np.abs(gif[0, ..., :3].astype(int) - faces[0]).mean() < 3  # GIF's 256-colour palette
 
 
+def test_only_128_installed_is_picked_and_served_whole(tmp_path, use_generators, media):
+    build_generator(128, base_channels=2).save(tmp_path / "celeba128.keras")
+    use_generators(tmp_path)
+    page = AppTest.from_file(APP, default_timeout=60).run()
+    page.slider(key="count").set_value(9).run()
+    assert not page.exception and page.sidebar.radio[0].value == "celeba128"
+    faces = generate(pretrained.load("celeba128"), latents(9, 100, 0))
+    assert np.array_equal(decode(media(page.image[0])), image_grid(faces))  # not resized
+    assert page.caption[0].value.startswith("9 faces at 128×128")
+
+
 def test_missing_generator_says_how_to_get_one(tmp_path, use_generators):
     use_generators(tmp_path)
     page = AppTest.from_file(APP, default_timeout=60).run()
     assert not page.exception and not page.image
     message = page.warning[0].value
     assert "`celeba64` is not installed" in message and "python -m facegan train" in message
-    assert "pretrained/celeba64.keras" in message
+    assert "python -m facegan export --run runs/celeba64 --name celeba64" in message
 
 
 def test_other_size_missing_and_unreadable_file(tmp_path, generator_dir, use_generators):
