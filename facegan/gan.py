@@ -69,18 +69,25 @@ class GAN:
         self.discriminator.trainable = d_phase
         self.generator.trainable = not d_phase
 
-    def train_step(self, real, z_for_d, z_for_g):
-        """One D step then one G step. Arrays in, dict of float metrics out."""
+    def train_discriminator(self, real, z):
+        """The D phase: one step of D on a real batch and G(z), G frozen. Returns Keras's dict."""
         batch = len(real)
         real_target = np.full((batch, 1), 1.0 - self.label_smoothing, "float32")
         fake_target = np.zeros((batch, 1), "float32")
-
         self._set_phase(self.discriminator_trainer)
-        d = self.discriminator_trainer.train_on_batch(
-            [real, z_for_d], {"real": real_target, "fake": fake_target}, return_dict=True
+        return self.discriminator_trainer.train_on_batch(
+            [real, z], {"real": real_target, "fake": fake_target}, return_dict=True
         )
+
+    def train_generator(self, z):
+        """The G phase: one step of G through the combined model, D frozen, target "real"."""
         self._set_phase(self.gan)
-        g = self.gan.train_on_batch(z_for_g, np.ones((batch, 1), "float32"), return_dict=True)
+        return self.gan.train_on_batch(z, np.ones((len(z), 1), "float32"), return_dict=True)
+
+    def train_step(self, real, z_for_d, z_for_g):
+        """One D step then one G step. Arrays in, dict of float metrics out."""
+        d = self.train_discriminator(real, z_for_d)
+        g = self.train_generator(z_for_g)
         return {
             "d_loss": float(d["loss"]),
             "g_loss": float(g["loss"]),

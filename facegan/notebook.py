@@ -1,0 +1,54 @@
+"""Helpers that keep the notebooks' cells short: where outputs go, which accelerator Keras
+found, and a live view of training (the newest sample grid and the loss curves)."""
+
+from pathlib import Path
+
+
+def output_folders(output_dir):
+    """(figures/, generated_images/) under `output_dir`, created if needed."""
+    folders = Path(output_dir) / "figures", Path(output_dir) / "generated_images"
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    return folders
+
+
+def accelerator():
+    """One line: the Keras backend and the devices it computes on."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        devices = [d.name for d in tf.config.list_physical_devices() if d.device_type != "CPU"]
+    elif backend == "torch":
+        import torch
+
+        devices = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        if not devices and torch.backends.mps.is_available():
+            devices = ["Apple MPS"]
+    else:
+        import jax
+
+        devices = [str(d) for d in jax.devices() if d.platform != "cpu"]
+    found = ", ".join(devices) if devices else "no GPU or TPU: CPU only (train in quick mode or be patient)"
+    return f"Keras {keras.__version__}, backend {backend}: {found}"
+
+
+def live_view(every=1):
+    """An `on_epoch_end(trainer, epoch)` for `Trainer.fit` that redraws the newest sample
+    grid and the loss curves in place, every `every` epochs and after the last."""
+    from IPython.display import Image, clear_output, display
+
+    def show(trainer, epoch):
+        if epoch % every and epoch != trainer.config.epochs:
+            return
+        clear_output(wait=True)
+        history = trainer.run.read_history().iloc[-1]
+        print(f"epoch {epoch}/{trainer.config.epochs}  step {trainer.step}  "
+              f"D loss {history.d_loss:.3f}  G loss {history.g_loss:.3f}  "
+              f"{history.images_per_sec:.0f} images/s")
+        display(Image(filename=str(trainer.run.sample_grid(epoch)), width=384))
+        display(Image(filename=str(trainer.run.loss_curves), width=640))
+
+    return show

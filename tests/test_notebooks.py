@@ -1,0 +1,137 @@
+"""Every notebook runs top to bottom in quick mode, on the CPU, as papermill runs it.
+
+Outputs go to a tmp folder (`output_dir`), never over the committed figures. A cell that
+raises fails the test; each test also checks the figures its notebook promises.
+"""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+papermill = pytest.importorskip("papermill")
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+BACKEND = "tensorflow"
+
+
+def execute(name, tmp_path, **parameters):
+    """Run notebook `name` in quick mode with the venv's kernel; return the executed notebook."""
+    out = tmp_path / name
+    papermill.execute_notebook(
+        NOTEBOOKS / name, out, kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False,
+        parameters={"quick": True, "backend": BACKEND, "output_dir": str(tmp_path), **parameters},
+    )
+    return nbformat.read(out, as_version=4)
+
+
+def text_output(notebook):
+    return "\n".join(o.get("text", "") + json.dumps(o.get("data", {}).get("text/plain", ""))
+                     for cell in notebook.cells if cell.cell_type == "code"
+                     for o in cell.get("outputs", []))
+
+
+def test_kernel_is_this_python(tmp_path):
+    """The kernel papermill starts must be the interpreter the tests run in (the venv)."""
+    probe = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import sys; print(sys.executable)")], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
+    nbformat.write(probe, tmp_path / "probe.ipynb")
+    papermill.execute_notebook(tmp_path / "probe.ipynb", tmp_path / "out.ipynb",
+                               kernel_name="python3", progress_bar=False)
+    printed = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells[0].outputs[0].text
+    assert Path(printed.strip()).resolve() == Path(sys.executable).resolve()
+
+
+def test_gan_concepts(tmp_path):
+    notebook = execute("00_gan_concepts.ipynb", tmp_path)
+    assert "D phase changed only D; G phase changed only G." in text_output(notebook)
+    for name in ("00_ring_training", "00_generator_losses", "00_mode_collapse",
+                 "00_losses_and_modes"):
+        assert (tmp_path / "figures" / f"{name}.png").is_file(), name
+
+
+def write_celeba_attributes(path, images, names=("Smiling", "Male", "Eyeglasses")):
+    """A small attribute file in CelebA's own format (count, names, one row per image);
+    the real file has 40 columns, which the reader does not assume."""
+    rows = [f"{i + 1:06d}.jpg " + " ".join(" 1" if (i + j) % (j + 2) == 0 else "-1"
+                                          for j in range(len(names))) for i in range(images)]
+    path.write_text(f"{images}\n{' '.join(names)}\n" + "\n".join(rows) + "\n")
+
+
+def test_data_exploration_synthetic(tmp_path):
+    notebook = execute("01_data_exploration.ipynb", tmp_path)
+    output = text_output(notebook)
+    assert "SYNTHETIC faces" in output and "No attribute file" in output
+    for name in ("01_raw_grid", "01_crop_resize", "01_mean_face"):
+        assert (tmp_path / "figures" / f"{name}.png").is_file(), name
+
+
+def test_data_exploration_folder_with_attributes(tmp_path):
+    from PIL import Image
+
+    from facegan.synthetic import synthetic_faces
+
+    folder = tmp_path / "celeba" / "img_align_celeba"
+    folder.mkdir(parents=True)
+    for i, face in enumerate(synthetic_faces(30, 64, seed=3)):
+        Image.fromarray(face).resize((89, 109)).save(folder / f"{i + 1:06d}.jpg")
+    write_celeba_attributes(tmp_path / "celeba" / "list_attr_celeba.txt", 30)
+    notebook = execute("01_data_exploration.ipynb", tmp_path, data=str(folder))
+    output = text_output(notebook)
+    assert "SYNTHETIC" not in output and "89x109" in output
+    assert "30 images x 3 attributes" in output
+    for name in ("01_attribute_frequencies", "01_attribute_correlations"):
+        assert (tmp_path / "figures" / f"{name}.png").is_file(), name
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Notebooks 02 and 03 run once in quick mode; their run folders feed the other tests."""
+    folder = tmp_path_factory.mktemp("trained")
+    runs = {}
+    for name in ("02_train_64x64.ipynb", "03_train_128x128.ipynb"):
+        runs[name[:2]] = folder / f"run{name[:2]}"
+        execute(name, folder, run_dir=str(runs[name[:2]]))
+    return folder, runs
+
+
+@pytest.mark.parametrize("number", ["02", "03"])
+def test_training_notebook_writes_a_run_and_figures(trained, number):
+    folder, runs = trained
+    assert (runs[number] / "generator.keras").is_file()
+    assert (runs[number] / "samples" / "epoch_0002.png").is_file()
+    for file in (f"figures/{number}_progression.png", f"figures/{number}_loss_curves.png",
+                 f"generated_images/{number}_gallery.png"):
+        assert (folder / file).is_file(), file
+
+
+def test_training_notebook_resumes_its_run_folder(trained, tmp_path):
+    _, runs = trained
+    run = tmp_path / "run"
+    shutil.copytree(runs["02"], run)
+    notebook = execute("02_train_64x64.ipynb", tmp_path, run_dir=str(run), quick_epochs=3)
+    assert "exists: resuming it" in text_output(notebook)
+    assert "starting at step 14 of 21" in text_output(notebook)  # 224 images / 32 per step
+    assert (run / "samples" / "epoch_0003.png").is_file()
+
+
+def test_results_gallery(trained, tmp_path, monkeypatch):
+    _, runs = trained
+    shipped = tmp_path / "pretrained"  # as if celeba64 were shipped: loaded by name
+    shipped.mkdir()
+    shutil.copy(runs["02"] / "generator.keras", shipped / "celeba64.keras")
+    monkeypatch.setenv("FACEGAN_PRETRAINED", str(shipped))
+    notebook = execute("04_results_gallery.ipynb", tmp_path, run_64=str(runs["02"]),
+                       run_128=str(runs["03"]))
+    output = text_output(notebook)
+    assert "64x64: shipped generator 'celeba64'" in output
+    assert f"128x128: {runs['03'] / 'generator.keras'}" in output
+    assert "held-out real: median distance" in output
+    for file in ("generated_images/04_samples_64.png", "generated_images/04_samples_128.png",
+                 "generated_images/04_progression_64.gif", "figures/04_interpolation_64.png",
+                 "figures/04_loss_curves_64.png", "figures/04_nearest_neighbours_64.png",
+                 "figures/04_64_vs_128.png"):
+        assert (tmp_path / file).is_file(), file
