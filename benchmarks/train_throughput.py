@@ -3,8 +3,9 @@ as GFLOP/s and as a share of this machine's float32 matmul rate measured in the 
 
 Paths, on the same random batches (the data pipeline is not timed):
   combined  facegan.gan.GAN: two combined models, two train_on_batch calls (the default)
-  fused     facegan.fused.FusedGAN: both updates in one call (TensorFlow, PyTorch)
-  fused-xla FusedGAN with jit_compile=True (TensorFlow)
+  fused     facegan.fused.FusedGAN: both updates in one call (TensorFlow, PyTorch); on
+            TensorFlow without XLA
+  fused-xla FusedGAN XLA-compiled (TensorFlow; FusedGAN's default there)
   plain     the same DCGAN in plain PyTorch (benchmarks/plain_torch.py), run by the torch worker
 Within one configuration the paths take turns step by step, so a busy machine slows them
 alike and their ratios stay fair.

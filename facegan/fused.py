@@ -30,9 +30,10 @@ class FusedGAN:
     """G and D trained by one fused step; the same interface as `facegan.gan.GAN`."""
 
     def __init__(self, generator, discriminator, loss="bce", learning_rate=2e-4, beta_1=0.5,
-                 label_smoothing=0.0, augment="", n_critic=1, gp_weight=10.0, jit_compile=False):
+                 label_smoothing=0.0, augment="", n_critic=1, gp_weight=10.0, jit_compile=True):
         """GAN's arguments (a DiffAugment policy or a penalised loss is refused), and
-        jit_compile: XLA-compile the TensorFlow step."""
+        jit_compile: XLA-compile the TensorFlow step (on by default: it paid 1.1-1.3x on
+        CPU in benchmarks/train_throughput.py, where Keras's "auto" leaves XLA off)."""
         self.backend = keras.backend.backend()
         if self.backend not in FUSED_BACKENDS:
             raise FaceganError(f"the fused step runs on {' or '.join(FUSED_BACKENDS)}, "
