@@ -18,6 +18,7 @@ def test_figures_and_export_from_a_run(tmp_path, monkeypatch):
                  "--gallery-dir", str(gallery)]) == 0
     for name in ("tiny_loss_curves.png", "tiny_progression.png", "tiny_interpolation.png"):
         assert Image.open(figures / name).size[0] >= 400, name
+    assert Image.open(figures / "tiny_progression.gif").format == "GIF"
     grid = np.asarray(Image.open(gallery / "tiny_gallery.png"))
     assert grid.shape[0] >= 256 and grid.std() > 0  # 64 faces, not blank
 
