@@ -10,7 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+from facegan.presets import PRESETS
+
 BACKENDS = ("tensorflow", "jax", "torch")
+VARIANT_FIELDS = ("loss", "spectral_norm", "augment", "ema", "n_critic", "gp_weight")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -93,6 +96,18 @@ def build_parser():
                        help="generated samples per evaluation")
     train.add_argument("--inception-weights", metavar="FILE",
                        help="InceptionV3 notop weights for FID/KID during training")
+    variants = train.add_argument_group(
+        "GAN variants", "an option given here overrides the preset's (README: Better faces)")
+    variants.add_argument("--preset", choices=PRESETS, help="named settings, e.g. recommended")
+    variants.add_argument("--loss", help="bce (default), wgan-gp, hinge or lsgan")
+    variants.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction,
+                          help="spectral normalisation in D, in place of its BatchNorm")
+    variants.add_argument("--augment", metavar="POLICY",
+                          help="DiffAugment in front of D: any of color,translation,cutout")
+    variants.add_argument("--ema", type=_fraction, nargs="?", const=0.999, metavar="DECAY",
+                          help="sample from a moving average of G's weights (decay 0.999)")
+    variants.add_argument("--n-critic", type=_positive_int, help="D steps per G step (default 1)")
+    variants.add_argument("--gp-weight", type=float, help="gradient-penalty weight (default 10)")
 
     generate = verbs.add_parser("generate", help="sample faces from a trained generator")
     generate.add_argument("--generator", type=Path, required=True, help="a .keras generator file")
@@ -148,7 +163,10 @@ def _train(args):
         if args.eval_every is not None:
             trainer.config.eval_every = args.eval_every
     else:
+        variants = {**PRESETS.get(args.preset, {}),
+                    **{k: getattr(args, k) for k in VARIANT_FIELDS if getattr(args, k) is not None}}
         config = TrainConfig(
+            **variants,
             data=args.data, resolution=args.resolution, epochs=args.epochs or 5,
             batch_size=args.batch_size, latent_dim=args.latent_dim,
             base_channels=args.base_channels, learning_rate=args.lr, beta_1=args.beta1,
@@ -259,6 +277,16 @@ def main(argv=None):
 
     if getattr(args, "resolution", RESOLUTIONS[0]) not in RESOLUTIONS:
         parser.error(f"argument --resolution: must be one of {RESOLUTIONS}, got {args.resolution}")
+    if args.verb == "train":
+        from facegan.augment import parse_policy
+        from facegan.losses import LOSSES
+
+        if args.loss is not None and args.loss not in LOSSES:
+            parser.error(f"argument --loss: must be one of {', '.join(LOSSES)}, got {args.loss!r}")
+        try:
+            parse_policy(args.augment or "")
+        except ValueError as error:
+            parser.error(f"argument --augment: {error}")
 
     try:
         VERBS[args.verb](args)

@@ -6,52 +6,90 @@
   reference. Generating inside the model keeps the step to one compiled call.
 - The G phase trains `build_gan`'s combined model: z -> D(G(z)) with D frozen, target
   "real" (the non-saturating loss).
+
+Options (issue 8): any loss of facegan.losses; DiffAugment as one layer in front of D in
+both models, so real and generated images are augmented alike and G gets gradients through
+it; for WGAN-GP a third D-phase output, the gradient penalty, and `n_critic` D steps per
+G step.
 """
 
 import keras
 import numpy as np
 from keras import layers
 
+from facegan.augment import DiffAugment
+from facegan.gradient_penalty import GradientPenalty, penalty_loss
 from facegan.losses import get_loss
 
 
-def accuracy(y_true, logits):
-    """Share of images D classifies right; targets above 0.5 (smoothed too) count as real."""
-    return keras.ops.mean(keras.ops.cast((logits > 0) == (y_true > 0.5), "float32"), axis=-1)
+def accuracy_at(threshold):
+    """The metric: share of images D classifies right, calling logits above `threshold` real."""
+    def accuracy(y_true, logits):
+        # Targets above 0.5 (smoothed too) count as real.
+        return keras.ops.mean(keras.ops.cast((logits > threshold) == (y_true > 0.5), "float32"),
+                              axis=-1)
+    return accuracy
 
 
-def build_gan(generator, discriminator):
-    """The combined model z -> D(G(z)) that trains G through a frozen D."""
+accuracy = accuracy_at(0.0)
+
+
+def build_gan(generator, discriminator, augment=None):
+    """The combined model z -> D(augment(G(z))) that trains G through a frozen D."""
     z = keras.Input(generator.input_shape[1:], name="z")
-    return keras.Model(z, discriminator(generator(z)), name="gan")
+    image = generator(z)
+    if augment is not None:
+        image = augment(image)
+    return keras.Model(z, discriminator(image), name="gan")
 
 
-def build_discriminator_trainer(generator, discriminator):
-    """The model (real, z) -> (D(real), D(G(z))) that trains D with G frozen."""
+def build_discriminator_trainer(generator, discriminator, augment=None, gradient_penalty=None):
+    """The model (real, z) -> (D(real), D(G(z))[, penalty]) that trains D with G frozen.
+
+    `augment` (one layer) goes in front of D on both paths; `gradient_penalty` (a
+    GradientPenalty over D) adds the per-sample penalty at images between the two.
+    """
     real = keras.Input(discriminator.input_shape[1:], name="real_image")
     z = keras.Input(generator.input_shape[1:], name="z")
-    real_logit = layers.Identity(name="real")(discriminator(real))
-    fake_logit = layers.Identity(name="fake")(discriminator(generator(z)))
-    return keras.Model([real, z], [real_logit, fake_logit], name="discriminator_trainer")
+    fake = generator(z)
+    if augment is not None:
+        real_seen, fake_seen = augment(real), augment(fake)
+    else:
+        real_seen, fake_seen = real, fake
+    outputs = [layers.Identity(name="real")(discriminator(real_seen)),
+               layers.Identity(name="fake")(discriminator(fake_seen))]
+    if gradient_penalty is not None:
+        outputs.append(gradient_penalty([real_seen, fake_seen]))
+    return keras.Model([real, z], outputs, name="discriminator_trainer")
 
 
 class GAN:
     """G and D with their two training models, optimizers and the alternating step."""
 
     def __init__(self, generator, discriminator, loss="bce", learning_rate=2e-4, beta_1=0.5,
-                 label_smoothing=0.0):
+                 label_smoothing=0.0, augment="", n_critic=1, gp_weight=10.0):
+        """augment: a DiffAugment policy ("" for none); n_critic: D steps per G step;
+        gp_weight: the gradient penalty's weight, for losses that have one."""
         self.generator = generator
         self.discriminator = discriminator
         self.label_smoothing = label_smoothing
+        self.n_critic = n_critic
         fns = get_loss(loss)
+        self.augment = DiffAugment(augment, name="augment") if augment else None
+        self.gradient_penalty = None
+        losses = {"real": fns["real"], "fake": fns["fake"]}
+        if fns.get("gradient_penalty"):
+            self.gradient_penalty = GradientPenalty(discriminator, name="penalty")
+            losses["penalty"] = penalty_loss(gp_weight)
 
-        self.discriminator_trainer = build_discriminator_trainer(generator, discriminator)
+        self.discriminator_trainer = build_discriminator_trainer(
+            generator, discriminator, self.augment, self.gradient_penalty)
+        metric = accuracy_at(fns["threshold"])
         self.discriminator_trainer.compile(
             optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1),
-            loss={"real": fns["real"], "fake": fns["fake"]},
-            metrics={"real": [accuracy], "fake": [accuracy]},
+            loss=losses, metrics={"real": [metric], "fake": [metric]},
         )
-        self.gan = build_gan(generator, discriminator)
+        self.gan = build_gan(generator, discriminator, self.augment)
         self.gan.compile(
             optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1), loss=fns["generator"]
         )
@@ -74,10 +112,11 @@ class GAN:
         batch = len(real)
         real_target = np.full((batch, 1), 1.0 - self.label_smoothing, "float32")
         fake_target = np.zeros((batch, 1), "float32")
+        targets = {"real": real_target, "fake": fake_target}
+        if self.gradient_penalty is not None:
+            targets["penalty"] = fake_target  # unused: the penalty's target is 0
         self._set_phase(self.discriminator_trainer)
-        return self.discriminator_trainer.train_on_batch(
-            [real, z], {"real": real_target, "fake": fake_target}, return_dict=True
-        )
+        return self.discriminator_trainer.train_on_batch([real, z], targets, return_dict=True)
 
     def train_generator(self, z):
         """The G phase: one step of G through the combined model, D frozen, target "real"."""
@@ -85,15 +124,30 @@ class GAN:
         return self.gan.train_on_batch(z, np.ones((len(z), 1), "float32"), return_dict=True)
 
     def train_step(self, real, z_for_d, z_for_g):
-        """One D step then one G step. Arrays in, dict of float metrics out."""
-        d = self.train_discriminator(real, z_for_d)
+        """`n_critic` D steps then one G step. Arrays in, dict of float metrics out.
+
+        real and z_for_d hold the n_critic D batches one after another: (n_critic * B, ...);
+        the D metrics are their means.
+        """
+        batch = len(z_for_g)
+        if len(real) != self.n_critic * batch or len(z_for_d) != len(real):
+            raise ValueError(f"expected {self.n_critic} x {batch} real images and D latents, "
+                             f"got {len(real)} and {len(z_for_d)}")
+        ds = [self.train_discriminator(real[i:i + batch], z_for_d[i:i + batch])
+              for i in range(0, len(real), batch)]
         g = self.train_generator(z_for_g)
         return {
-            "d_loss": float(d["loss"]),
+            "d_loss": float(np.mean([d["loss"] for d in ds])),
             "g_loss": float(g["loss"]),
-            "d_acc_real": float(d["real_accuracy"]),
-            "d_acc_fake": float(d["fake_accuracy"]),
+            "d_acc_real": float(np.mean([d["real_accuracy"] for d in ds])),
+            "d_acc_fake": float(np.mean([d["fake_accuracy"] for d in ds])),
         }
+
+    @property
+    def random_state(self):
+        """The augmentation's and the penalty's random-number states, for checkpoints."""
+        return [layer.seed_generator.state for layer in (self.augment, self.gradient_penalty)
+                if layer is not None]
 
     @property
     def optimizers(self):

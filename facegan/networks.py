@@ -9,8 +9,10 @@ import math
 import keras
 from keras import layers, ops
 
+from facegan.spectral_norm import SpectralNorm
+
 RESOLUTIONS = (32, 64, 128, 256)
-DISCRIMINATOR_NORMALIZATIONS = ("batch", "none")
+DISCRIMINATOR_NORMALIZATIONS = ("batch", "none", "spectral")
 
 
 def _init():
@@ -94,8 +96,9 @@ def build_generator(resolution=64, latent_dim=100, base_channels=64):
 def build_discriminator(resolution=64, base_channels=64, normalization="batch"):
     """Image -> one logit (real > 0 > fake). Use a loss that takes logits.
 
-    normalization: "batch" (DCGAN: BatchNorm on all but the first block) or "none"
-    (for losses such as WGAN-GP whose penalty is per sample).
+    normalization: "batch" (DCGAN: BatchNorm on all but the first block), "none"
+    (for losses such as WGAN-GP whose penalty is per sample) or "spectral" (SNGAN:
+    every layer spectrally normalised, no BatchNorm).
     """
     blocks = _num_blocks(resolution)
     _check_positive(base_channels=base_channels)
@@ -104,32 +107,38 @@ def build_discriminator(resolution=64, base_channels=64, normalization="batch"):
             f"normalization must be one of {DISCRIMINATOR_NORMALIZATIONS}, got {normalization!r}"
         )
 
+    def linear(layer):
+        if normalization != "spectral":
+            return layer
+        return SpectralNorm(layer, dtype=layer.dtype_policy, name=f"{layer.name}_sn")
+
     image = keras.Input((resolution, resolution, 3), name="image")
     x, size, channels = image, resolution, base_channels
     for i in range(blocks):
         size //= 2
-        x = layers.Conv2D(
+        x = linear(layers.Conv2D(
             channels, 4, strides=2, padding="same", use_bias=(i == 0 or normalization != "batch"),
             kernel_initializer=_init(), name=f"down{size}",
-        )(x)  # (size, size, channels)
+        ))(x)  # (size, size, channels)
         if i > 0 and normalization == "batch":
             x = _batch_norm(f"down{size}_bn")(x)
         x = layers.LeakyReLU(0.2)(x)
         channels *= 2
     x = layers.Flatten()(x)  # (4 * 4 * C * 2^(blocks-1),)
-    logit = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="logit")(x)
+    logit = linear(layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="logit"))(x)
     return keras.Model(image, logit, name=f"discriminator_{resolution}")
 
 
 def count_macs(model):
     """Multiply-accumulates of one forward pass per example, counted from the layers."""
     total = 0
-    for layer in model.layers:
+    for outer in model.layers:
+        layer = outer.layer if isinstance(outer, SpectralNorm) else outer
         if isinstance(layer, layers.Dense):
             total += math.prod(layer.kernel.shape)
         elif isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose)):
             kh, kw, cin_or_out, cout_or_in = layer.kernel.shape
-            _, h, w, _ = layer.output.shape
+            _, h, w, _ = outer.output.shape
             if isinstance(layer, layers.Conv2DTranspose):
                 # Each output pixel gathers (k / stride)^2 input pixels.
                 sh, sw = layer.strides

@@ -12,6 +12,7 @@ runs/NAME/
   checkpoint.npz         G, D, both optimizers, step, RNG state (written atomically)
   snapshots/generator_epoch_0010.keras
   generator.keras        the final generator
+  generator_ema.keras    its exponential moving average, when the run keeps one (--ema)
 """
 
 import json
@@ -47,12 +48,13 @@ class RunDir:
         self.checkpoint = self.path / "checkpoint.npz"
         self.snapshots = self.path / "snapshots"
         self.generator = self.path / "generator.keras"
+        self.generator_ema = self.path / "generator_ema.keras"
 
     def sample_grid(self, epoch):
         return self.samples / f"epoch_{epoch:04d}.png"
 
-    def snapshot(self, epoch):
-        return self.snapshots / f"generator_epoch_{epoch:04d}.keras"
+    def snapshot(self, epoch, ema=False):
+        return self.snapshots / f"generator{'_ema' if ema else ''}_epoch_{epoch:04d}.keras"
 
     def write_config(self, config):
         import facegan
@@ -119,15 +121,19 @@ def atomic_write_text(path, text):
     os.replace(tmp, path)
 
 
-def _variable_groups(gan):
+def _variable_groups(gan, extra=None):
     return {"generator": gan.generator.variables, "discriminator": gan.discriminator.variables,
-            **{name: opt.variables for name, opt in gan.optimizers.items()}}
+            **{name: opt.variables for name, opt in gan.optimizers.items()}, **(extra or {})}
 
 
-def save_checkpoint(path, gan, state):
-    """Every variable of G, D and both optimizers plus a JSON `state`, in one atomic write."""
+def save_checkpoint(path, gan, state, extra=None):
+    """Every variable of G, D and both optimizers plus a JSON `state`, in one atomic write.
+
+    extra: more {group: variables} to save, such as the generator EMA; an empty group
+    saves nothing, so checkpoints of runs without it stay interchangeable.
+    """
     arrays = {f"{group}/{i:04d}": keras.ops.convert_to_numpy(v)
-              for group, variables in _variable_groups(gan).items()
+              for group, variables in _variable_groups(gan, extra).items()
               for i, v in enumerate(variables)}
     arrays["state"] = np.frombuffer(json.dumps(state).encode(), np.uint8)
     tmp = Path(f"{path}.tmp")
@@ -138,10 +144,10 @@ def save_checkpoint(path, gan, state):
     os.replace(tmp, path)  # a run killed mid-write keeps its previous checkpoint
 
 
-def load_checkpoint(path, gan):
-    """Restore `gan` from `path` in place; return the saved state dict."""
+def load_checkpoint(path, gan, extra=None):
+    """Restore `gan` (and the `extra` groups) from `path` in place; return the saved state."""
     with np.load(path) as saved:
-        for group, variables in _variable_groups(gan).items():
+        for group, variables in _variable_groups(gan, extra).items():
             names = sorted(k for k in saved.files if k.startswith(group + "/"))
             if len(names) != len(variables):
                 raise FaceganError(f"{path} does not match this model ({group}: "

@@ -14,14 +14,23 @@ import keras
 import numpy as np
 
 from facegan.data import load_images, to_model_input
+from facegan.ema import GeneratorEMA
 from facegan.errors import FaceganError
 from facegan.gan import GAN
+from facegan.losses import get_loss
 from facegan.networks import build_discriminator, build_generator
 from facegan.plots import plot_losses, save_grid
 from facegan.runs import RunDir, load_checkpoint, save_checkpoint
 from facegan.sampling import generate
 
 log = logging.getLogger("facegan")
+
+
+def discriminator_normalization(config):
+    """SNGAN's spectral norm if asked for; no BatchNorm under a per-sample gradient penalty."""
+    if config.spectral_norm:
+        return "spectral"
+    return "none" if get_loss(config.loss).get("gradient_penalty") else "batch"
 
 
 @dataclasses.dataclass
@@ -32,7 +41,12 @@ class TrainConfig:
     batch_size: int = 64
     latent_dim: int = 100
     base_channels: int = 64
-    loss: str = "bce"
+    loss: str = "bce"               # bce, wgan-gp, hinge or lsgan (facegan.losses)
+    spectral_norm: bool = False     # spectral normalisation in D, in place of its BatchNorm
+    augment: str = ""               # DiffAugment policy in front of D: "color,translation,cutout"
+    ema: float = 0.0                # decay of the generator's weight average (0: none)
+    n_critic: int = 1               # D steps per G step, each on its own real batch
+    gp_weight: float = 10.0         # weight of the gradient penalty (wgan-gp)
     learning_rate: float = 2e-4
     beta_1: float = 0.5
     label_smoothing: float = 0.0    # one-sided: real targets become 1 - label_smoothing
@@ -72,17 +86,22 @@ class Trainer:
         self.images = load_images(config.data, config.resolution, config.seed,
                                   config.synthetic_size, config.cache_dir)
         self.train_count = len(self.images) - config.holdout
-        self.steps_per_epoch = self.train_count // config.batch_size
+        # A step is n_critic D batches and one G batch; an epoch shows D every image once.
+        self.images_per_step = config.batch_size * config.n_critic
+        self.steps_per_epoch = self.train_count // self.images_per_step
         if self.steps_per_epoch <= 0:
             raise FaceganError(f"{self.train_count} training images ({len(self.images)} less "
-                               f"{config.holdout} held out) are fewer than one batch of "
-                               f"{config.batch_size}")
+                               f"{config.holdout} held out) are fewer than one step of "
+                               f"{config.n_critic} x {config.batch_size}")
         self.gan = GAN(
             build_generator(config.resolution, config.latent_dim, config.base_channels),
-            build_discriminator(config.resolution, config.base_channels),
+            build_discriminator(config.resolution, config.base_channels,
+                                discriminator_normalization(config)),
             loss=config.loss, learning_rate=config.learning_rate, beta_1=config.beta_1,
-            label_smoothing=config.label_smoothing,
+            label_smoothing=config.label_smoothing, augment=config.augment,
+            n_critic=config.n_critic, gp_weight=config.gp_weight,
         )
+        self.ema = GeneratorEMA(self.gan.generator, config.ema) if config.ema else None
         self.rng = np.random.default_rng(config.seed)
         if self.run.fixed_latents.exists():
             self.fixed_latents = np.load(self.run.fixed_latents)
@@ -92,7 +111,7 @@ class Trainer:
 
         self.step, self.wall_time = 0, 0.0
         if resume and self.run.checkpoint.exists():
-            state = load_checkpoint(self.run.checkpoint, self.gan)
+            state = load_checkpoint(self.run.checkpoint, self.gan, self._extra_variables())
             self.step, self.wall_time = state["step"], state["wall_time"]
             self.rng.bit_generator.state = state["rng"]
             log.info("resumed %s at step %d (epoch %d)", self.run.path, self.step,
@@ -107,14 +126,29 @@ class Trainer:
 
     def save_checkpoint(self):
         state = {"step": self.step, "wall_time": self._wall(), "rng": self.rng.bit_generator.state}
-        save_checkpoint(self.run.checkpoint, self.gan, state)
+        save_checkpoint(self.run.checkpoint, self.gan, state, self._extra_variables())
+
+    def _extra_variables(self):
+        """Checkpointed beside G, D and the optimizers: the EMA, the in-graph random states."""
+        return {"generator_ema": self.ema.variables if self.ema else [],
+                "random": getattr(self.gan, "random_state", [])}
 
     def _wall(self):
         return self.wall_time + time.perf_counter() - self._started
 
+    @property
+    def sampler(self):
+        """The generator to sample: the weight average when the run keeps one."""
+        return self.ema.model if self.ema else self.gan.generator
+
     def samples(self):
-        """The fixed latent grid through the generator, as uint8 images."""
-        return generate(self.gan.generator, self.fixed_latents)
+        """The fixed latent grid through the sampling generator, as uint8 images."""
+        return generate(self.sampler, self.fixed_latents)
+
+    def _save_generators(self, path, ema_path):
+        self.gan.generator.save(path)
+        if self.ema:
+            self.ema.model.save(ema_path)
 
     def fit(self, on_epoch_end=None, verbose=1):
         """Train to `config.epochs`, checkpointing as it goes; on Ctrl-C, checkpoint and re-raise.
@@ -134,7 +168,7 @@ class Trainer:
             self.save_checkpoint()
             log.info("interrupted at step %d; checkpoint saved", self.step)
             raise
-        self.gan.generator.save(self.run.generator)
+        self._save_generators(self.run.generator, self.run.generator_ema)
         log.info("done: %d steps in %.0f s; generator saved to %s", self.step, self._wall(),
                  self.run.generator)
         return self.run.path
@@ -148,17 +182,21 @@ class Trainer:
         first = self.step % spe
         progbar.update(first)
         for b in range(first, spe):
-            batch = np.sort(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
+            chunk = order[b * self.images_per_step:(b + 1) * self.images_per_step]
+            batch = np.sort(chunk.reshape(cfg.n_critic, cfg.batch_size), axis=1).ravel()
             real = to_model_input(self.images[batch], self.rng if cfg.flip else None)
-            z = self.rng.standard_normal((2, cfg.batch_size, cfg.latent_dim), np.float32)
-            metrics = self.gan.train_step(real, z[0], z[1])
+            z = self.rng.standard_normal((cfg.n_critic + 1, cfg.batch_size, cfg.latent_dim),
+                                         np.float32)
+            metrics = self.gan.train_step(real, z[:-1].reshape(-1, cfg.latent_dim), z[-1])
             self.step += 1
+            if self.ema:
+                self.ema.update(self.step)
             count += 1
             for key, value in metrics.items():
                 sums[key] = sums.get(key, 0.0) + value
             if self.step % cfg.log_every == 0 or b == spe - 1:
                 now = time.perf_counter()
-                speed = count * cfg.batch_size / (now - interval_start)
+                speed = count * self.images_per_step / (now - interval_start)
                 row = {k: v / count for k, v in sums.items()}
                 self.run.append_history({"step": self.step, "epoch": epoch, **row,
                                          "images_per_sec": speed, "wall_time": self._wall()})
@@ -194,7 +232,7 @@ class Trainer:
                           f"{self.config.resolution}, {self.config.loss}")
         if epoch % self.config.snapshot_every == 0:
             self.run.snapshots.mkdir(exist_ok=True)
-            self.gan.generator.save(self.run.snapshot(epoch))
+            self._save_generators(self.run.snapshot(epoch), self.run.snapshot(epoch, ema=True))
         if self.config.eval_every and epoch % self.config.eval_every == 0:
             self.evaluate(epoch)
         self.save_checkpoint()

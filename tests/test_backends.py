@@ -10,8 +10,11 @@ import pytest
 
 SUITES = {
     "torch": ["tests/test_gan.py", "tests/test_training.py::test_run_folder_is_complete",
-              "tests/test_training.py::test_resumed_run_matches_an_uninterrupted_one"],
-    "jax": ["tests/test_gan.py"],
+              "tests/test_training.py::test_resumed_run_matches_an_uninterrupted_one",
+              "tests/test_variants.py"],
+    "jax": ["tests/test_gan.py",  # and the jax.grad branch of the gradient penalty
+            "tests/test_variants.py::test_gradient_penalty_of_a_linear_critic_is_analytic",
+            "tests/test_variants.py::test_critic_step_follows_the_hand_computed_gradient"],
 }
 
 
