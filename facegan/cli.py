@@ -108,6 +108,14 @@ def build_parser():
                           help="sample from a moving average of G's weights (decay 0.999)")
     variants.add_argument("--n-critic", type=_positive_int, help="D steps per G step (default 1)")
     variants.add_argument("--gp-weight", type=float, help="gradient-penalty weight (default 10)")
+    speed = train.add_argument_group("speed and scale", "README: Benchmarks")
+    speed.add_argument("--step", choices=("combined", "fused"), default="combined",
+                       help="combined: two combined models (default); fused: D and G updated "
+                            "in one call (tensorflow, torch)")
+    speed.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                       default="float32", help="mixed precision pays on GPUs only")
+    speed.add_argument("--devices", type=_positive_int, default=1,
+                       help="data-parallel devices (jax backend); the batch is split over them")
 
     generate = verbs.add_parser("generate", help="sample faces from a trained generator")
     generate.add_argument("--generator", type=Path, required=True, help="a .keras generator file")
@@ -130,10 +138,14 @@ def build_parser():
 
     evaluate = verbs.add_parser("evaluate", help="score a generator: FID, KID, face rate, "
                                 "diversity, memorisation")
-    evaluate.add_argument("--generator", required=True,
-                          help="a .keras generator file, or pretrained:NAME (e.g. pretrained:celeba64)")
-    evaluate.add_argument("--data", required=True,
-                          help="the real images: a CelebA zip or folder, any image folder, or 'synthetic'")
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", type=Path, metavar="RUN_DIR",
+                        help="score every snapshot of a run into its metrics.csv and metrics.png")
+    source.add_argument("--generator",
+                        help="a .keras generator file, or pretrained:NAME (e.g. pretrained:celeba64)")
+    evaluate.add_argument("--data",
+                          help="with --generator, the real images: a CelebA zip or folder, any "
+                               "image folder, or 'synthetic'")
     evaluate.add_argument("--n", type=_positive_int, default=10000, help="generated samples")
     evaluate.add_argument("--metrics", type=_metric_list,
                           help="comma-separated from fid,kid,face_rate,diversity,memorisation "
@@ -175,6 +187,7 @@ def _train(args):
             checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every,
             cache_dir=args.cache_dir, eval_every=args.eval_every or 0,
             eval_samples=args.eval_samples, inception_weights=args.inception_weights,
+            step=args.step, precision=args.precision, devices=args.devices,
         )
         name = "synthetic" if args.data == "synthetic" else Path(args.data).stem
         trainer = Trainer(args.out or _timestamped(f"{name}-{args.resolution}"), config)
@@ -221,9 +234,19 @@ def _evaluate(args):
 
     from facegan import pretrained
     from facegan.data import load_images
+    from facegan.errors import FaceganError
     from facegan.evaluate import Evaluator, format_table
     from facegan.sampling import load_generator
 
+    if args.run:
+        from facegan.evaluate import score_snapshots
+
+        table = score_snapshots(args.run, args.n, args.metrics, args.inception_weights)
+        print(table.to_string(index=False))
+        print(f"wrote {args.run / 'metrics.csv'} and {args.run / 'metrics.png'}")
+        return
+    if not args.data:
+        raise FaceganError("evaluate --generator needs --data (the real images to compare with)")
     if args.generator.startswith("pretrained:"):
         generator = pretrained.load(args.generator.split(":", 1)[1])
     else:

@@ -156,6 +156,29 @@ def evaluate(generator, images, **settings):
     return Evaluator(images, **settings).score(generator)
 
 
+def score_snapshots(run_dir, n=1000, metrics=None, inception_weights=None):
+    """Score every snapshot of a run (and its final generator) into the run's metrics.csv
+    and metrics.png: the metrics-over-training record of a run trained without --eval-every."""
+    from facegan.data import load_images
+    from facegan.gallery import snapshots
+    from facegan.runs import RunDir
+    from facegan.sampling import load_generator
+
+    run = RunDir(run_dir)
+    config = run.read_config()
+    images = load_images(config["data"], config["resolution"], config["seed"],
+                         config["synthetic_size"], config.get("cache_dir"))
+    evaluator = Evaluator(images, metrics, n=n, holdout=config.get("holdout", 0),
+                          inception_weights=inception_weights, seed=config["seed"])
+    last_step = run.read_history().groupby("epoch")["step"].max()
+    for epoch, path in snapshots(run.path):
+        row = flat_row(evaluator.score(load_generator(path)))
+        run.append_metrics({"step": int(last_step[epoch]), "epoch": epoch, **row})
+    plot_metrics(run.read_metrics(), run.metrics_plot,
+                 title=f"{run.path.name}: metrics on {n} samples per snapshot")
+    return run.read_metrics()
+
+
 def format_table(results):
     """A plain-text table: metric, generated value, real reference, details, extractor."""
     rows = [("metric", "generated", "real", "details", "extractor")]

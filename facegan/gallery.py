@@ -26,11 +26,21 @@ def trained_generator(name=None, run_dir=None):
         run = RunDir(run_dir)
         if run.generator.exists():
             return load_generator(run.generator), f"{run.generator}"
-        snapshots = sorted(run.snapshots.glob("generator_epoch_*.keras"))
-        if snapshots:
-            return load_generator(snapshots[-1]), f"{snapshots[-1]} (newest snapshot)"
+        saved = snapshots(run_dir)
+        if saved:
+            return load_generator(saved[-1][1]), f"{saved[-1][1]} (newest snapshot)"
     raise FaceganError(f"no generator: neither a shipped {name!r} nor one in run folder "
                        f"{run_dir}; train one with notebook 02 or 03")
+
+
+def snapshots(run_dir):
+    """[(epoch, path)] of the run's generator snapshots and final generator, by epoch."""
+    run = RunDir(run_dir)
+    found = {int(re.search(r"(\d+)", p.stem).group(1)): p
+             for p in run.snapshots.glob("generator_epoch_*.keras")}
+    if run.generator.exists():
+        found[int(run.read_history()["epoch"].max())] = run.generator
+    return sorted(found.items())
 
 
 def sample_grids(run_dir):

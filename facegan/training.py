@@ -14,8 +14,10 @@ import keras
 import numpy as np
 
 from facegan.data import load_images, to_model_input
+from facegan.distribute import use_devices
 from facegan.ema import GeneratorEMA
 from facegan.errors import FaceganError
+from facegan.fused import FusedGAN
 from facegan.gan import GAN
 from facegan.losses import get_loss
 from facegan.networks import build_discriminator, build_generator
@@ -47,6 +49,9 @@ class TrainConfig:
     ema: float = 0.0                # decay of the generator's weight average (0: none)
     n_critic: int = 1               # D steps per G step, each on its own real batch
     gp_weight: float = 10.0         # weight of the gradient penalty (wgan-gp)
+    step: str = "combined"          # "combined" (two combined models) or "fused" (one call)
+    precision: str = "float32"      # or "mixed_bfloat16", "mixed_float16" (GPU)
+    devices: int = 1                # data-parallel devices (jax backend)
     learning_rate: float = 2e-4
     beta_1: float = 0.5
     label_smoothing: float = 0.0    # one-sided: real targets become 1 - label_smoothing
@@ -93,7 +98,9 @@ class Trainer:
             raise FaceganError(f"{self.train_count} training images ({len(self.images)} less "
                                f"{config.holdout} held out) are fewer than one step of "
                                f"{config.n_critic} x {config.batch_size}")
-        self.gan = GAN(
+        keras.config.set_dtype_policy(config.precision)
+        use_devices(config.devices, config.batch_size)
+        self.gan = (FusedGAN if config.step == "fused" else GAN)(
             build_generator(config.resolution, config.latent_dim, config.base_channels),
             build_discriminator(config.resolution, config.base_channels,
                                 discriminator_normalization(config)),
@@ -219,7 +226,7 @@ class Trainer:
         """Score the sampling generator; append to metrics.csv and re-plot metrics.png."""
         from facegan.evaluate import flat_row, plot_metrics
 
-        row = flat_row(self.evaluator.score(self.gan.generator))
+        row = flat_row(self.evaluator.score(self.sampler))
         self.run.append_metrics({"step": self.step, "epoch": epoch, **row})
         plot_metrics(self.run.read_metrics(), self.run.metrics_plot,
                      title=f"{self.run.path.name}: metrics on {self.config.eval_samples} samples")

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -13,10 +14,15 @@ TINY = dict(data="synthetic", resolution=32, base_channels=4, latent_dim=8, batc
 
 def test_figures_and_export_from_a_run(tmp_path, monkeypatch):
     run = train(tmp_path / "tiny", epochs=3, **TINY)
+    assert main(["evaluate", "--run", str(run), "--n", "32"]) == 0  # metrics over training
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert metrics["epoch"].tolist() == [1, 2, 3] and metrics["step"].tolist() == [2, 4, 6]
+    assert {"face_rate", "diversity"} <= set(metrics.columns)
     figures, gallery = tmp_path / "figures", tmp_path / "gallery"
     assert main(["figures", "--run", str(run), "--figures-dir", str(figures),
                  "--gallery-dir", str(gallery)]) == 0
-    for name in ("tiny_loss_curves.png", "tiny_progression.png", "tiny_interpolation.png"):
+    for name in ("tiny_loss_curves.png", "tiny_progression.png", "tiny_interpolation.png",
+                 "tiny_metrics.png"):
         assert Image.open(figures / name).size[0] >= 400, name
     assert Image.open(figures / "tiny_progression.gif").format == "GIF"
     grid = np.asarray(Image.open(gallery / "tiny_gallery.png"))
