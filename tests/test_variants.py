@@ -2,6 +2,8 @@
 hand-computed reference, spectral normalisation against numpy's SVD, the EMA update rule,
 DiffAugment's gradients and policy, and one finite training step per loss."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -286,3 +288,22 @@ def test_wgan_gp_discriminator_has_no_batchnorm(tmp_path):
     trainer = Trainer(tmp_path / "run", TrainConfig(loss="wgan-gp", **TINY))
     assert not any("bn" in layer.name for layer in trainer.gan.discriminator.layers)
     assert Trainer(tmp_path / "run2", TrainConfig(**TINY)).ema is None
+
+
+def test_cli_variant_flags_reach_the_run_config(tmp_path, capsys):
+    from facegan.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", "synthetic", "--synthetic-size", "32", "--resolution", "32",
+                 "--base-channels", "4", "--latent-dim", "8", "--batch-size", "16", "--epochs", "1",
+                 "--out", str(out), "--quiet", "--preset", "recommended", "--loss", "hinge",
+                 "--spectral-norm", "--ema", "--augment", "cutout"]) == 0
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert (config["loss"], config["spectral_norm"], config["ema"], config["augment"]) == (
+        "hinge", True, 0.999, "cutout")
+    assert (out / "generator_ema.keras").exists()
+    for bad in (["--loss", "wgan"], ["--augment", "zoom"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(["train", *bad])
+        assert exit_.value.code == 2
+    assert "must be one of" in capsys.readouterr().err
