@@ -98,6 +98,18 @@ def _decode(task):
         return None, type(error).__name__
 
 
+def _decoded(path, names, resolution, workers):
+    """(array, upscaled) or (None, reason) per name, in order; in worker processes when many
+    (starting them costs more than decoding a few hundred images)."""
+    tasks = [(name, resolution) for name in names]
+    if workers == 1 or len(names) < 512:
+        _init_worker(path)
+        yield from map(_decode, tasks)
+        return
+    with multiprocessing.get_context("spawn").Pool(workers, _init_worker, (str(path),)) as pool:
+        yield from pool.imap(_decode, tasks, chunksize=64)
+
+
 def _cache_key(path, names, resolution):
     path = Path(path).resolve()
     stats = [path.stat().st_size, path.stat().st_mtime_ns] if path.is_file() else []
@@ -120,16 +132,13 @@ def prepare(path, resolution, cache_dir=None, workers=None):
     out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8,
                                     shape=(len(names), resolution, resolution, 3))
     skipped, upscaled, kept = Counter(), 0, 0
-    tasks = ((name, resolution) for name in names)
-    workers = workers or os.cpu_count() or 1
-    with multiprocessing.get_context("spawn").Pool(workers, _init_worker, (str(path),)) as pool:
-        for array, info in pool.imap(_decode, tasks, chunksize=64):
-            if array is None:
-                skipped[info] += 1
-                continue
-            out[kept] = array
-            kept += 1
-            upscaled += info
+    for array, info in _decoded(path, names, resolution, workers or os.cpu_count() or 1):
+        if array is None:
+            skipped[info] += 1
+            continue
+        out[kept] = array
+        kept += 1
+        upscaled += info
     out.flush()
     del out
     if kept == 0:

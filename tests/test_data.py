@@ -116,3 +116,14 @@ def test_synthetic_faces_are_deterministic_and_varied():
     # Face structure: the centre (skin) differs from the corners (background) on average.
     centre, corner = a[:, 12:20, 12:20].mean((1, 2)), a[:, :4, :4].mean((1, 2))
     assert np.abs(centre - corner).mean() > 20
+
+
+def test_worker_processes_decode_like_one_process(tmp_path):
+    """Large sets are decoded in a pool of processes; the result is the same, in order."""
+    faces = synthetic_faces(520, 32, seed=5)
+    for i, face in enumerate(faces):
+        Image.fromarray(face).save(tmp_path / f"{i:06d}.png")
+    pooled = prepare(tmp_path, 32, cache_dir=tmp_path / "pooled", workers=2)
+    inline = prepare(tmp_path, 32, cache_dir=tmp_path / "inline", workers=1)
+    np.testing.assert_array_equal(pooled[np.arange(520)], inline[np.arange(520)])
+    np.testing.assert_array_equal(inline[np.arange(520)], faces)  # PNG, same size: lossless
