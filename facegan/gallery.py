@@ -12,7 +12,7 @@ from facegan import pretrained
 from facegan.data import load_images
 from facegan.errors import FaceganError
 from facegan.metrics import pairwise_distances, pixel_features
-from facegan.plots import image_grid
+from facegan.plots import GRID_PADDING, image_grid
 from facegan.runs import RunDir
 from facegan.sampling import generate, interpolate, latents, load_generator
 
@@ -68,12 +68,20 @@ def plot_progression(run_dir, path=None, panels=6):
     return fig
 
 
-def progression_gif(run_dir, path, seconds_per_frame=0.5):
-    """The run's sample grids, epoch after epoch, as a looping animated GIF."""
-    frames = [iio.imread(file)[..., :3] for _, file in sample_grids(run_dir)]
-    if not frames:
+def progression_gif(run_dir, path, seconds_per_frame=0.5, max_frames=20, max_width=640):
+    """The run's sample grids through training as a looping animated GIF: at most
+    `max_frames` epochs, evenly spaced with the first and last, and at most `max_width`
+    pixels wide (wider grids are cropped to the top-left faces, at full resolution)."""
+    grids = sample_grids(run_dir)
+    if not grids:
         raise FaceganError(f"no sample grids in {RunDir(run_dir).samples}")
-    iio.imwrite(path, np.stack(frames), duration=int(1000 * seconds_per_frame), loop=0)
+    keep = np.unique(np.linspace(0, len(grids) - 1, min(max_frames, len(grids))).astype(int))
+    frames = np.stack([iio.imread(grids[i][1])[..., :3] for i in keep])
+    if frames.shape[2] > max_width:
+        tile = RunDir(run_dir).read_config()["resolution"] + GRID_PADDING
+        side = (max_width - GRID_PADDING) // tile * tile + GRID_PADDING
+        frames = frames[:, :side, :side]
+    iio.imwrite(path, frames, duration=int(1000 * seconds_per_frame), loop=0)
     return path
 
 

@@ -7,8 +7,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
+GRID_PADDING = 2  # pixels between and around the faces of a grid
 
-def image_grid(images, columns=None, padding=2, background=255):
+
+def image_grid(images, columns=None, padding=GRID_PADDING, background=255):
     """(N, H, W, 3) uint8 -> one (rows*H, columns*W, 3) uint8 grid with thin gaps."""
     images = np.asarray(images)
     n, h, w, c = images.shape

@@ -41,3 +41,22 @@ def test_missing_shipped_generator_says_how_to_get_one(tmp_path, monkeypatch):
     monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path)
     with pytest.raises(FaceganError, match="no shipped generator named 'celeba64'.*facegan train"):
         pretrained.load("celeba64")
+
+
+def test_progression_gif_of_a_long_high_resolution_run_stays_small(tmp_path):
+    from facegan.gallery import progression_gif
+    from facegan.plots import save_grid
+
+    run = tmp_path / "run"
+    (run / "samples").mkdir(parents=True)
+    (run / "config.json").write_text('{"config": {"resolution": 128}}')
+    rng = np.random.default_rng(0)
+    for epoch in range(1, 31):  # distinct grids: GIF writers merge repeated frames
+        faces = rng.integers(0, 256, (64, 128, 128, 3), np.uint8)
+        save_grid(run / "samples" / f"epoch_{epoch:04d}.png", faces, columns=8)
+    gif = Image.open(progression_gif(run, tmp_path / "progression.gif"))
+    assert gif.n_frames == 20
+    assert gif.size == (4 * 130 + 2, 4 * 130 + 2)  # the top-left 4x4 faces, at full size
+    gif.seek(gif.n_frames - 1)
+    tile = np.asarray(gif.convert("RGB"))[2:130, 2:130]
+    assert np.abs(tile.astype(int) - faces[0]).mean() < 40  # the last epoch's first face
