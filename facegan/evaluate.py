@@ -26,10 +26,12 @@ KID_POOL = 10000       # features kept per set for KID's subsets (80 MB), howeve
 
 
 def default_metrics(holdout=0, inception_weights=None):
-    """The metrics that can run here: always face rate and diversity, memorisation when at
-    least 100 images are held out, FID and KID when the Inception weights need no download."""
+    """The metrics that can run here: always diversity, face rate where OpenCV has its Haar
+    cascade, memorisation when at least 100 images are held out, FID and KID when the
+    Inception weights need no download."""
     enough_held_out = holdout >= 1 / M.NEAR_COPY_QUANTILE
-    names = ["face_rate", "diversity"] + (["memorisation"] if enough_held_out else [])
+    names = (["face_rate"] if M.face_detector_available() else []) + ["diversity"]
+    names += ["memorisation"] if enough_held_out else []
     if weights_available(inception_weights or "imagenet"):
         names += ["fid", "kid"]
     return names

@@ -107,12 +107,18 @@ FACE_DETECTOR = ("opencv haar frontalface_default at 128px (bilinear), scale 1.1
                  "5 neighbours, min face 48px")
 
 
+def face_detector_available():
+    """Whether this OpenCV has the Haar cascades (4.x does; 5.x moved them out)."""
+    return hasattr(cv2, "CascadeClassifier") and hasattr(cv2, "data")
+
+
 @functools.cache
 def _cascade():
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-    if cascade.empty():
-        raise FaceganError("OpenCV's Haar face cascade is missing; install "
-                           "opencv-python-headless<5 (5.x ships no cascades)")
+    cascade = (cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+               if face_detector_available() else None)
+    if cascade is None or cascade.empty():
+        raise FaceganError(f"OpenCV {cv2.__version__} has no Haar face cascade for face_rate; "
+                           f"install opencv-python-headless<5 (5.x ships none)")
     return cascade
 
 

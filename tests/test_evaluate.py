@@ -129,6 +129,14 @@ def test_default_metrics_are_those_that_can_run_offline(tmp_path):
     assert E.default_metrics(0, str(weights))[-2:] == ["fid", "kid"]
 
 
+
+def test_face_rate_is_left_out_where_opencv_has_no_haar_cascade(monkeypatch):
+    monkeypatch.delattr(M.cv2, "CascadeClassifier")  # as in OpenCV 5.x
+    monkeypatch.setattr(M, "_cascade", M._cascade.__wrapped__)  # not the cached cascade
+    assert E.default_metrics(holdout=100) == ["diversity", "memorisation"]
+    with pytest.raises(FaceganError, match=r"no Haar face cascade.*opencv-python-headless<5"):
+        M.detect_faces(np.zeros((1, 64, 64, 3), np.uint8))
+
 def test_evaluate_verb_prints_a_table_and_writes_json(tmp_path, faces, capsys):
     from PIL import Image
 
