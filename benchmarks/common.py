@@ -1,6 +1,8 @@
-"""Shared by the benchmarks: the machine's float32 matmul rate, step timing, FLOP counting,
-one subprocess per Keras backend (Keras picks its backend once per process), JSON output."""
+"""Shared by the benchmarks: the machine's matmul rates (CPU, and a CUDA GPU when torch sees
+one), step timing, FLOP counting, one subprocess per Keras backend (Keras picks its backend
+once per process), JSON output."""
 
+import importlib.util
 import json
 import os
 import platform
@@ -13,8 +15,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def installed_backends():
+    """The Keras backends whose framework is installed (a GPU machine may lack TensorFlow)."""
+    return [b for b in ("tensorflow", "torch", "jax") if importlib.util.find_spec(b)]
+
+
 def matmul_gflops(n=2048, repeats=5):
-    """Best float32 GFLOP/s of an n x n matmul, by NumPy's BLAS and by PyTorch's: the bar."""
+    """Best float32 GFLOP/s of an n x n matmul, by NumPy's BLAS and by PyTorch's on the CPU,
+    and, when torch sees a CUDA GPU, the GPU's rates (cuda_float32, cuda_tf32, cuda_bfloat16)."""
     import numpy as np
 
     a, b = (np.random.default_rng(0).standard_normal((2, n, n)).astype(np.float32))
@@ -25,7 +33,54 @@ def matmul_gflops(n=2048, repeats=5):
         return rates
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
     rates["torch"] = 2 * n**3 / min(_times(lambda: ta @ tb, 1, repeats)) / 1e9
+    if torch.cuda.is_available():
+        rates.update(_cuda_matmul_gflops())
     return rates
+
+
+def _cuda_matmul_gflops(n=8192, inner=10, repeats=5):
+    """Best GPU GFLOP/s of `inner` back-to-back n x n matmuls (n large enough to fill the
+    chip), synchronized, in strict float32, in TF32 and in bfloat16; torch's TF32 setting
+    is restored and the memory handed back, so the workers get the whole GPU."""
+    import torch
+
+    settings = torch.backends.cuda.matmul
+    saved = settings.allow_tf32
+    a, b = torch.randn(2, n, n, device="cuda")
+    rates = {}
+    try:
+        for name, dtype, tf32 in (("cuda_float32", torch.float32, False),
+                                  ("cuda_tf32", torch.float32, True),
+                                  ("cuda_bfloat16", torch.bfloat16, False)):
+            settings.allow_tf32 = tf32
+            x, y = a.to(dtype), b.to(dtype)
+            out = torch.empty_like(x)
+
+            def run():
+                for _ in range(inner):
+                    torch.mm(x, y, out=out)
+                torch.cuda.synchronize()
+
+            rates[name] = 2 * n**3 * inner / min(_times(run, 2, repeats)) / 1e9
+    finally:
+        settings.allow_tf32 = saved
+    del a, b, x, y, out
+    torch.cuda.empty_cache()
+    return rates
+
+
+def matmul_bar(rates, precision):
+    """(name, GFLOP/s) of the rate a step's GFLOP/s is shown as a share of ("share_of_matmul").
+
+    On a CPU the best float32 rate. On a GPU the rate the step's convolutions may run at:
+    for the float32 policy TF32 (cuDNN and XLA use it for float32 convolutions by default on
+    Ampere and Hopper), for the mixed policies bfloat16 (float16 runs at the same rate).
+    """
+    if "cuda_tf32" in rates:
+        name = "cuda_tf32" if precision == "float32" else "cuda_bfloat16"
+    else:
+        name = max(rates, key=rates.get)
+    return name, rates[name]
 
 
 def _times(fn, warmup, steps):
@@ -59,7 +114,7 @@ def train_step_flops(generator, discriminator):
 
 
 def machine():
-    """One line naming the machine and the libraries measured."""
+    """One line naming the machine: CPU, cores, the GPU when torch sees one, Python."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -68,7 +123,15 @@ def machine():
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    gpu = ""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = f", {torch.cuda.get_device_name()}"
+    except ImportError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores{gpu}, Python {platform.python_version()}"
 
 
 def run_backend(backend, script, args, timeout=3600):

@@ -1,8 +1,11 @@
 """Faces per second of the generator at inference (training=False), per backend and batch
 size, after warm-up, through `facegan.sampling.generate` (latents to uint8 faces): the cost
-of serving faces in the app and `facegan generate`.
+of serving faces in the app and `facegan generate`. generate returns NumPy faces, so a timed
+batch includes waiting for the GPU and the copy back; batches above 256 go through in 256s,
+as they do there.
 
     python benchmarks/generate_throughput.py --backends tensorflow torch --json results/generate.json
+    python benchmarks/generate_throughput.py --backends torch jax --batch-sizes 1 64 1024  # GPU
 """
 
 import argparse
@@ -35,7 +38,7 @@ def worker(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--backends", nargs="+", default=["tensorflow", "torch", "jax"],
+    parser.add_argument("--backends", nargs="+", default=common.installed_backends(),
                         choices=["tensorflow", "torch", "jax"])
     parser.add_argument("--resolutions", nargs="+", type=int, default=[64, 128])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 64])

@@ -1,11 +1,18 @@
 """The facegan DCGAN written in plain PyTorch (nn.Module, autograd, torch.optim, NCHW): the
 bar the Keras combined-model path is measured against. Same layers, initialisation and
-step (D on real and fake with G frozen; G through a frozen D, non-saturating BCE)."""
+step (D on real and fake with G frozen; G through a frozen D, non-saturating BCE). It runs
+where Keras's torch backend does (KERAS_TORCH_DEVICE, else CUDA when available, else the
+CPU; Apple's MPS and Intel's XPU, which Keras would also pick, are not handled), so both
+are measured on the same device."""
 
 import math
+import os
 
 import torch
 from torch import nn
+
+DEVICE = torch.device(os.environ.get("KERAS_TORCH_DEVICE")
+                      or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
 def _init(module):
@@ -60,17 +67,18 @@ class PlainGAN:
     """The two-phase step in plain PyTorch; `train_step` takes the same NHWC arrays as GAN."""
 
     def __init__(self, resolution, latent_dim=100, base_channels=64, learning_rate=2e-4, beta_1=0.5):
-        self.generator = Generator(resolution, latent_dim, base_channels)
-        self.discriminator = Discriminator(resolution, base_channels)
+        self.generator = Generator(resolution, latent_dim, base_channels).to(DEVICE)
+        self.discriminator = Discriminator(resolution, base_channels).to(DEVICE)
         self.g_optimizer = torch.optim.Adam(self.generator.parameters(), learning_rate, (beta_1, 0.999))
         self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), learning_rate, (beta_1, 0.999))
         self.bce = nn.BCEWithLogitsLoss()
 
     def train_step(self, real, z_for_d, z_for_g):
         G, D = self.generator, self.discriminator
-        real = torch.from_numpy(real).permute(0, 3, 1, 2)  # NHWC -> NCHW
-        z_for_d, z_for_g = torch.from_numpy(z_for_d), torch.from_numpy(z_for_g)
-        ones, zeros = torch.ones(len(real), 1), torch.zeros(len(real), 1)
+        real = torch.from_numpy(real).to(DEVICE).permute(0, 3, 1, 2)  # NHWC -> NCHW
+        z_for_d, z_for_g = (torch.from_numpy(z).to(DEVICE) for z in (z_for_d, z_for_g))
+        ones = torch.ones(len(real), 1, device=DEVICE)
+        zeros = torch.zeros(len(real), 1, device=DEVICE)
 
         with torch.no_grad():
             fake = G(z_for_d)
@@ -85,4 +93,4 @@ class PlainGAN:
         g_loss.backward()
         self.g_optimizer.step()
         D.requires_grad_(True)
-        return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}
+        return {"d_loss": d_loss.item(), "g_loss": g_loss.item()}  # .item() waits for the GPU

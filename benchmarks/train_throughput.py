@@ -1,5 +1,6 @@
 """Images per second of the facegan training step, per backend, resolution and batch size,
-as GFLOP/s and as a share of this machine's float32 matmul rate measured in the same run.
+as GFLOP/s and as a share of this machine's matmul rate measured in the same run (the bar:
+common.matmul_bar; on a GPU the rate at the step's precision).
 
 Paths, on the same random batches (the data pipeline is not timed):
   combined  facegan.gan.GAN: two combined models, two train_on_batch calls (the default)
@@ -8,10 +9,12 @@ Paths, on the same random batches (the data pipeline is not timed):
   fused-xla FusedGAN XLA-compiled (TensorFlow; FusedGAN's default there)
   plain     the same DCGAN in plain PyTorch (benchmarks/plain_torch.py), run by the torch worker
 Within one configuration the paths take turns step by step, so a busy machine slows them
-alike and their ratios stay fair.
+alike and their ratios stay fair. Every path's train_step returns Python floats, so a timed
+step includes waiting for the GPU to finish it.
 
     python benchmarks/train_throughput.py --backends tensorflow torch --json results/train.json
     python benchmarks/train_throughput.py --backends jax --resolutions 32 64 --steps 3
+    python benchmarks/train_throughput.py --backends torch jax --batch-sizes 64 256 1024  # GPU
 """
 
 import argparse
@@ -88,7 +91,7 @@ def worker(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--backends", nargs="+", default=["tensorflow", "torch", "jax"],
+    parser.add_argument("--backends", nargs="+", default=common.installed_backends(),
                         choices=list(PATHS))
     parser.add_argument("--paths", nargs="+", default=["combined", "fused", "fused-xla", "plain"])
     parser.add_argument("--resolutions", nargs="+", type=int, default=[32, 64, 128])
@@ -105,9 +108,9 @@ def main():
         return worker(args)
 
     matmul = common.matmul_gflops()
-    peak = max(matmul.values())
-    print(f"float32 matmul: {', '.join(f'{k} {v:.1f}' for k, v in matmul.items())} GFLOP/s "
-          f"(bar: {peak:.1f}); {common.machine()}")
+    bar, peak = common.matmul_bar(matmul, args.precision)
+    print(f"matmul: {', '.join(f'{k} {v:.1f}' for k, v in matmul.items())} GFLOP/s "
+          f"(bar: {bar} {peak:.1f}); {common.machine()}")
     flags = ["--paths", *args.paths, "--resolutions", *args.resolutions, "--batch-sizes",
              *args.batch_sizes, "--base-channels", args.base_channels, "--steps", args.steps,
              "--warmup", args.warmup, "--precision", args.precision]
@@ -122,11 +125,12 @@ def main():
             if key in plain and r["path"] != "plain":
                 r["vs_plain"] = r["images_per_sec"] / plain[key]
             print(f"{r['backend']:<10} {r['path']:<9} {r['precision']:<8} {r['resolution']:>3}px "
-                  f"batch {r['batch_size']:>3}: {r['images_per_sec']:7.1f} img/s "
-                  f"{r['gflops']:6.1f} GFLOP/s {100 * r['share_of_matmul']:4.0f}% of matmul"
+                  f"batch {r['batch_size']:>4}: {r['images_per_sec']:8.1f} img/s "
+                  f"{r['gflops']:8.1f} GFLOP/s {100 * r['share_of_matmul']:4.0f}% of matmul"
                   + (f", {r['vs_plain']:.2f}x plain torch" if "vs_plain" in r else ""), flush=True)
         results += rows
     common.write_json(args.json, {"benchmark": "train_throughput", "matmul_gflops": matmul,
+                                  "matmul_bar": bar,
                                   "settings": {k: v for k, v in vars(args).items()
                                                if k not in ("json", "worker")},
                                   "results": results})
