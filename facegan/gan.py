@@ -25,9 +25,10 @@ from facegan.losses import get_loss
 def accuracy_at(threshold):
     """The metric: share of images D classifies right, calling logits above `threshold` real."""
     def accuracy(y_true, logits):
-        # Targets above 0.5 (smoothed too) count as real.
-        return keras.ops.mean(keras.ops.cast((logits > threshold) == (y_true > 0.5), "float32"),
-                              axis=-1)
+        # Targets above 0.5 (smoothed too) count as real. keras.ops, not operators: Keras
+        # hands metrics NumPy targets, which torch would compare on the CPU with CUDA logits.
+        right = keras.ops.equal(keras.ops.greater(logits, threshold), keras.ops.greater(y_true, 0.5))
+        return keras.ops.mean(keras.ops.cast(right, "float32"), axis=-1)
     return accuracy
 
 
