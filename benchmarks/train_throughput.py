@@ -3,8 +3,8 @@ as GFLOP/s and as a share of this machine's float32 matmul rate measured in the 
 
 Paths, on the same random batches (the data pipeline is not timed):
   combined  facegan.gan.GAN: two combined models, two train_on_batch calls (the default)
-  fused     facegan.fused.FusedGAN: both updates in one call (TensorFlow, PyTorch); on
-            TensorFlow without XLA
+  fused     facegan.fused.FusedGAN: both updates in one call (TensorFlow, PyTorch, JAX);
+            on TensorFlow without XLA
   fused-xla FusedGAN XLA-compiled (TensorFlow; FusedGAN's default there)
   plain     the same DCGAN in plain PyTorch (benchmarks/plain_torch.py), run by the torch worker
 Within one configuration the paths take turns step by step, so a busy machine slows them
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 PATHS = {"tensorflow": ("combined", "fused", "fused-xla"), "torch": ("combined", "fused", "plain"),
-         "jax": ("combined",)}
+         "jax": ("combined", "fused")}
 
 
 def build(path, resolution, batch_size, base_channels):
