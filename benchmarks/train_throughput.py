@@ -4,8 +4,8 @@ common.matmul_bar; on a GPU the rate at the step's precision).
 
 Paths, on the same random batches (the data pipeline is not timed):
   combined  facegan.gan.GAN: two combined models, two train_on_batch calls (the default)
-  fused     facegan.fused.FusedGAN: both updates in one call (TensorFlow, PyTorch); on
-            TensorFlow without XLA
+  fused     facegan.fused.FusedGAN: both updates in one call (TensorFlow, PyTorch, JAX);
+            on TensorFlow without XLA
   fused-xla FusedGAN XLA-compiled (TensorFlow; FusedGAN's default there)
   plain     the same DCGAN in plain PyTorch (benchmarks/plain_torch.py), run by the torch worker
 Within one configuration the paths take turns step by step, so a busy machine slows them
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 PATHS = {"tensorflow": ("combined", "fused", "fused-xla"), "torch": ("combined", "fused", "plain"),
-         "jax": ("combined",)}
+         "jax": ("combined", "fused")}
 
 
 def build(path, resolution, batch_size, base_channels):

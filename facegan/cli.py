@@ -111,7 +111,7 @@ def build_parser():
     speed = train.add_argument_group("speed and scale", "README: Benchmarks")
     speed.add_argument("--step", choices=("combined", "fused"), default="combined",
                        help="combined: two combined models (default); fused: D and G updated "
-                            "in one call (tensorflow, torch)")
+                            "in one call (tensorflow, torch, jax)")
     speed.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"),
                        default="float32", help="mixed precision pays on GPUs only")
     speed.add_argument("--devices", type=_positive_int, default=1,

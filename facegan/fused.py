@@ -4,7 +4,9 @@
 per step, each with its own data conversion, metrics and host round trip. `FusedGAN`
 computes the same two updates (same losses, same frozen-network semantics, same
 optimizers) with the framework's own gradient engine: one `tf.function` on TensorFlow,
-one autograd pass per phase on PyTorch. Its optimizers hold the same variables as GAN's,
+one autograd pass per phase on PyTorch, and on JAX one `jax.jit` of a pure function of
+every variable's value (Keras's stateless API, as its own JAX trainer does), whose results
+are assigned back to the variables. Its optimizers hold the same variables as GAN's,
 so a checkpoint written by either path restores into the other. It covers every loss
 without a gradient penalty and `n_critic`; DiffAugment and WGAN-GP stay on the GAN path.
 """
@@ -16,7 +18,7 @@ from facegan.errors import FaceganError
 from facegan.gan import accuracy_at
 from facegan.losses import get_loss
 
-FUSED_BACKENDS = ("tensorflow", "torch")
+FUSED_BACKENDS = ("tensorflow", "torch", "jax")
 
 
 def _optimizer(learning_rate, beta_1):
@@ -33,10 +35,11 @@ class FusedGAN:
                  label_smoothing=0.0, augment="", n_critic=1, gp_weight=10.0, jit_compile=True):
         """GAN's arguments (a DiffAugment policy or a penalised loss is refused), and
         jit_compile: XLA-compile the TensorFlow step (on by default: it paid 1.1-1.3x on
-        CPU in benchmarks/train_throughput.py, where Keras's "auto" leaves XLA off)."""
+        CPU in benchmarks/train_throughput.py, where Keras's "auto" leaves XLA off; the JAX
+        step is always jitted)."""
         self.backend = keras.backend.backend()
         if self.backend not in FUSED_BACKENDS:
-            raise FaceganError(f"the fused step runs on {' or '.join(FUSED_BACKENDS)}, "
+            raise FaceganError(f"the fused step runs on {', '.join(FUSED_BACKENDS)}, "
                                f"not {self.backend}; use the combined-model step")
         self.generator = generator
         self.discriminator = discriminator
@@ -60,6 +63,15 @@ class FusedGAN:
             import tensorflow as tf
 
             self._step = tf.function(self._fused_step, jit_compile=jit_compile)
+        elif self.backend == "jax":
+            import jax
+
+            # The pure step's state: every variable of G, D and both optimizers.
+            self._variables = [*generator.variables, *discriminator.variables,
+                               *self.d_optimizer.variables, *self.g_optimizer.variables]
+            # Donated: _jax_step replaces every variable's buffer with the new value.
+            self._jitted = jax.jit(self._stateless_step, donate_argnums=0)
+            self._step = self._jax_step
 
     def _set_phase(self, network):
         # As in GAN: the network that is not trained is frozen, so its BatchNorm keeps
@@ -76,6 +88,28 @@ class FusedGAN:
                 loss, aux = compute_loss()
                 scaled = optimizer.scale_loss(loss)
             optimizer.apply(tape.gradient(scaled, variables), variables)
+        elif self.backend == "jax":
+            import jax
+
+            def scaled_loss(trainable):
+                # Every variable mapped: an unmapped one would be read from the variable
+                # itself, and jit would bake its current value in as a constant.
+                current = {**self._values, **dict(zip(map(id, variables), trainable))}
+                with keras.StatelessScope([(v, current[id(v)]) for v in self._variables]) as scope:
+                    loss, aux = compute_loss()
+                    scaled = optimizer.scale_loss(loss)
+                # The trained network's new moving statistics; a frozen BatchNorm assigns none.
+                return scaled, (loss, aux, [scope.get_current_value(v) for v in self._variables])
+
+            trainable = [self._values[id(v)] for v in variables]
+            grad_fn = jax.value_and_grad(scaled_loss, has_aux=True)
+            (_, (loss, aux, updated)), grads = grad_fn(trainable)
+            slots = optimizer.variables
+            trainable, slot_values = optimizer.stateless_apply(
+                [self._values[id(v)] for v in slots], grads, trainable)
+            # Later pairs win: the trained variables take the optimizer's values.
+            self._values.update(zip(map(id, [*self._variables, *variables, *slots]),
+                                    [*updated, *trainable, *slot_values]))
         else:
             import torch
 
@@ -120,6 +154,25 @@ class FusedGAN:
         g, _ = self._minimize(self.g_optimizer, G.trainable_variables, g_loss)
         d, acc_real, acc_fake = (ops.mean(ops.stack(m)) for m in zip(*d_metrics))
         return {"d_loss": d, "g_loss": g, "d_acc_real": acc_real, "d_acc_fake": acc_fake}
+
+    def _stateless_step(self, values, real, z_for_d, z_for_g):
+        """The step as a pure function: every variable's value in, the new values out."""
+        self._values = dict(zip(map(id, self._variables), values))  # _minimize's state
+        metrics = self._fused_step(real, z_for_d, z_for_g)
+        values, self._values = [self._values[id(v)] for v in self._variables], None
+        return values, metrics
+
+    def _jax_step(self, *arrays):
+        distribution = keras.distribution.distribution()
+        if distribution is not None:  # --devices: split each batch as Keras's trainer does
+            layout = distribution.get_data_layout
+            arrays = [keras.distribution.distribute_tensor(x, layout(x.shape)) for x in arrays]
+        values, metrics = self._jitted([v.value for v in self._variables], *arrays)
+        # Back into the variables, as Keras's JAX trainer syncs them: sampling, checkpoints
+        # and the EMA read the variables.
+        for variable, value in zip(self._variables, values):
+            variable.assign(value)
+        return metrics
 
     def train_step(self, real, z_for_d, z_for_g):
         """`n_critic` D steps then one G step, as GAN.train_step. Arrays in, float metrics out."""

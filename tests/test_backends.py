@@ -1,6 +1,6 @@
 """The backend-sensitive tests again on PyTorch and JAX, each in its own process (Keras
-picks its backend once per process). JAX runs only the tiny-model phase tests: its CPU
-transposed convolutions are about 20x slower than the other backends'."""
+picks its backend once per process). JAX runs only the tiny-model phase and fused-step
+tests: its CPU transposed convolutions are about 20x slower than the other backends'."""
 
 import os
 import subprocess
@@ -11,10 +11,11 @@ import pytest
 SUITES = {
     "torch": ["tests/test_gan.py", "tests/test_training.py::test_run_folder_is_complete",
               "tests/test_training.py::test_resumed_run_matches_an_uninterrupted_one",
-              "tests/test_variants.py"],
+              "tests/test_variants.py", "tests/test_fused.py"],
     "jax": ["tests/test_gan.py",  # and the jax.grad branch of the gradient penalty
             "tests/test_variants.py::test_gradient_penalty_of_a_linear_critic_is_analytic",
-            "tests/test_variants.py::test_critic_step_follows_the_hand_computed_gradient"],
+            "tests/test_variants.py::test_critic_step_follows_the_hand_computed_gradient",
+            "tests/test_fused.py"],
 }
 
 

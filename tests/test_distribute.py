@@ -1,6 +1,7 @@
 """Data-parallel training on 2 virtual CPU devices (JAX, keras.distribution.DataParallel)
-computes the same losses and weights as one device. JAX runs in a subprocess: the device
-count is fixed when JAX starts, and Keras picks its backend once per process."""
+computes the same losses and weights as one device, by either step path. JAX runs in a
+subprocess: the device count is fixed when JAX starts, and Keras picks its backend once
+per process."""
 
 import os
 import subprocess
@@ -16,13 +17,21 @@ from facegan.errors import FaceganError
 SCRIPT = textwrap.dedent("""
     import keras, numpy as np
     from facegan.distribute import use_devices
+    from facegan.fused import FusedGAN
     from facegan.gan import GAN
     from facegan.networks import build_discriminator, build_generator
 
-    def train(devices):
+    def train(devices, step):
         use_devices(devices, batch_size=8)
         keras.utils.set_random_seed(0)
-        gan = GAN(build_generator(32, 8, 4), build_discriminator(32, 4))
+        gan = step(build_generator(32, 8, 4), build_discriminator(32, 4))
+        if step is FusedGAN:  # record how much of each real batch one device gets
+            jitted = gan._jitted
+
+            def spy(values, real, *z):
+                shard.append(real.addressable_shards[0].data.shape[0])
+                return jitted(values, real, *z)
+            gan._jitted = spy
         rng = np.random.default_rng(0)
         losses = []
         for _ in range(2):
@@ -33,12 +42,15 @@ SCRIPT = textwrap.dedent("""
         kernel = gan.generator.get_layer("up32").kernel.value
         return np.array(losses), np.asarray(kernel), len(kernel.sharding.device_set)
 
-    one, one_kernel, one_devices = train(1)
-    two, two_kernel, two_devices = train(2)
-    assert (one_devices, two_devices) == (1, 2), (one_devices, two_devices)
-    np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(two_kernel, one_kernel, rtol=1e-3, atol=1e-6)
-    print("losses", one.tolist(), two.tolist())
+    for step in (GAN, FusedGAN):
+        shard = []
+        one, one_kernel, one_devices = train(1, step)
+        two, two_kernel, two_devices = train(2, step)
+        assert (one_devices, two_devices) == (1, 2), (one_devices, two_devices)
+        np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(two_kernel, one_kernel, rtol=1e-3, atol=1e-6)
+        print(step.__name__, "losses", one.tolist(), two.tolist())
+    assert shard == [8, 8, 4, 4], shard  # the fused step splits the batch, as GAN's does
 """)
 
 

@@ -1,6 +1,8 @@
-"""The fused step against the two-phase combined-model step, on TensorFlow and PyTorch:
-from the same weights and inputs it must give the same losses and the same new weights
-(every G and D variable, moving statistics and optimizer slots included)."""
+"""The fused step against the two-phase combined-model step, on TensorFlow, PyTorch and JAX
+(tests/test_backends.py runs them on the other two): from the same weights and inputs it
+must give the same losses and the same new weights (every G and D variable, moving
+statistics and optimizer slots included). As tests/test_gan.py shows that the combined
+step's phases each change only their own network, so does the fused step's."""
 
 import keras
 import numpy as np
@@ -14,11 +16,11 @@ from facegan.runs import _variable_groups
 LATENT, BATCH, STEPS = 8, 8, 2
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() not in FUSED_BACKENDS,
-                                reason="the fused step runs on TensorFlow and PyTorch")
+                                reason=f"the fused step runs on {', '.join(FUSED_BACKENDS)}")
 
 
-def networks():
-    keras.utils.set_random_seed(0)
+def networks(seed=0):
+    keras.utils.set_random_seed(seed)
     return build_generator(32, LATENT, 4), build_discriminator(32, 4)
 
 
@@ -26,6 +28,25 @@ def state(gan):
     return {f"{group}/{i}": keras.ops.convert_to_numpy(v).copy()
             for group, variables in _variable_groups(gan).items()
             for i, v in enumerate(variables)}
+
+
+def batches(rng, n_critic=1):
+    while True:
+        yield (rng.uniform(-1, 1, (n_critic * BATCH, 32, 32, 3)).astype("float32"),
+               rng.standard_normal((n_critic * BATCH, LATENT)).astype("float32"),
+               rng.standard_normal((BATCH, LATENT)).astype("float32"))
+
+
+def assert_same_step(expected, got):
+    """The metrics of one step on each path."""
+    assert expected.keys() == got.keys()
+    for key in expected:
+        assert got[key] == pytest.approx(expected[key], rel=1e-4, abs=1e-5), key
+
+
+def assert_same_state(expected, got):
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-3, atol=1e-5, err_msg=key)
 
 
 @pytest.mark.parametrize("settings", [dict(loss="bce", label_smoothing=0.1),
@@ -38,21 +59,31 @@ def test_fused_step_matches_the_two_phase_step(settings, rng):
     for key, value in state(fused).items():
         np.testing.assert_array_equal(value, start[key])
 
+    data = batches(rng, n_critic)
     for _ in range(STEPS):
-        real = rng.uniform(-1, 1, (n_critic * BATCH, 32, 32, 3)).astype("float32")
-        z_d = rng.standard_normal((n_critic * BATCH, LATENT)).astype("float32")
-        z_g = rng.standard_normal((BATCH, LATENT)).astype("float32")
-        expected, got = combined.train_step(real, z_d, z_g), fused.train_step(real, z_d, z_g)
-        assert expected.keys() == got.keys()
-        for key in expected:
-            assert got[key] == pytest.approx(expected[key], rel=1e-4, abs=1e-5), key
+        real, z_d, z_g = next(data)
+        assert_same_step(combined.train_step(real, z_d, z_g), fused.train_step(real, z_d, z_g))
 
-    after, fused_after = state(combined), state(fused)
+    after = state(combined)
     changed = [key for key in start if not np.array_equal(start[key], after[key])]
     assert len(changed) > 0.9 * len(start)  # the steps really moved the weights
-    for key in after:
-        np.testing.assert_allclose(fused_after[key], after[key], rtol=1e-3, atol=1e-5,
-                                   err_msg=key)
+    assert_same_state(after, state(fused))
+
+
+@pytest.mark.parametrize("paths", [(FusedGAN, GAN), (GAN, FusedGAN)],
+                         ids=["fused-to-combined", "combined-to-fused"])
+def test_a_checkpoint_continues_on_the_other_path(paths, tmp_path, rng):
+    from facegan.runs import load_checkpoint, save_checkpoint
+
+    writer, data = paths[0](*networks()), batches(rng)
+    writer.train_step(*next(data))  # so the optimizer slots and step counts are not zeros
+    save_checkpoint(tmp_path / "checkpoint.npz", writer, {"step": 1})
+    reader = paths[1](*networks(seed=1))
+    load_checkpoint(tmp_path / "checkpoint.npz", reader)
+    assert_same_state(state(writer), state(reader))
+    batch = next(data)
+    assert_same_step(writer.train_step(*batch), reader.train_step(*batch))
+    assert_same_state(state(writer), state(reader))
 
 
 def test_fused_step_refuses_a_gradient_penalty():
