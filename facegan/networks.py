@@ -33,6 +33,8 @@ class BatchNorm(layers.BatchNormalization):
     """
 
     def call(self, inputs, training=None, mask=None):
+        if training and mask is None and self._native_torch(inputs):
+            return self._torch_batch_norm(inputs)
         if not training or self.trainable or mask is not None:
             return super().call(inputs, training=training, mask=mask)
         x = ops.cast(inputs, "float32")
@@ -43,6 +45,26 @@ class BatchNorm(layers.BatchNormalization):
             epsilon=self.epsilon,
         )
         return ops.cast(x, self.compute_dtype)
+
+    def _native_torch(self, inputs):
+        return (keras.backend.backend() == "torch" and self.compute_dtype == "float32"
+                and self.axis in (-1, len(inputs.shape) - 1) and self.scale and self.center)
+
+    def _torch_batch_norm(self, x):
+        """The same training-mode BatchNorm through PyTorch's fused kernel, one pass forward
+        and one backward, where Keras composes it from elementwise ops and autograd traces
+        each: those were the largest cost of the torch step on CPU after the convolutions."""
+        import torch
+        import torch.nn.functional as F
+
+        y = F.batch_norm(torch.movedim(x, -1, 1), None, None, self.gamma.value, self.beta.value,
+                         training=True, eps=self.epsilon)  # biased batch variance, as Keras
+        if self.trainable:  # frozen: batch statistics, moving ones left alone (above)
+            with torch.no_grad():
+                variance, mean = torch.var_mean(x, dim=tuple(range(x.ndim - 1)), correction=0)
+                for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
+                    moving.assign(moving * self.momentum + batch * (1 - self.momentum))
+        return torch.movedim(y, 1, -1)
 
 
 def _batch_norm(name):

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 SUITES = {
-    "torch": ["tests/test_gan.py", "tests/test_training.py::test_run_folder_is_complete",
+    "torch": ["tests/test_gan.py", "tests/test_networks.py",
+              "tests/test_training.py::test_run_folder_is_complete",
               "tests/test_training.py::test_resumed_run_matches_an_uninterrupted_one",
               "tests/test_variants.py", "tests/test_fused.py"],
     "jax": ["tests/test_gan.py",  # and the jax.grad branch of the gradient penalty

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from keras.ops import convert_to_numpy
 
 from facegan.networks import RESOLUTIONS, build_discriminator, build_generator, count_macs
 
@@ -8,10 +9,10 @@ from facegan.networks import RESOLUTIONS, build_discriminator, build_generator, 
 def test_shapes_at_every_resolution(resolution):
     g = build_generator(resolution, latent_dim=16, base_channels=4)
     d = build_discriminator(resolution, base_channels=4)
-    images = np.asarray(g(np.random.default_rng(0).standard_normal((2, 16)), training=False))
+    images = convert_to_numpy(g(np.random.default_rng(0).standard_normal((2, 16)), training=False))
     assert images.shape == (2, resolution, resolution, 3)
     assert np.all(np.abs(images) <= 1.0)  # tanh
-    assert np.asarray(d(images)).shape == (2, 1)
+    assert convert_to_numpy(d(images)).shape == (2, 1)
 
 
 def test_blocks_are_added_not_copied():
@@ -45,3 +46,43 @@ def test_bad_sizes_raise_value_error_naming_allowed_values(kwargs, message):
 def test_discriminator_rejects_unknown_normalization():
     with pytest.raises(ValueError, match="normalization must be one of"):
         build_discriminator(64, normalization="layer")
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_batch_norm_trains_on_batch_statistics(frozen):
+    """Training-mode BatchNorm against NumPy, on every backend (torch has a fused fast path):
+    the output, the moving statistics, which only a trainable layer updates, and the
+    gradients that reach gamma and beta."""
+    import keras
+
+    from facegan.networks import BatchNorm
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(2.0, 3.0, (8, 4, 4, 5)).astype("float32")
+    w = rng.normal(size=x.shape).astype("float32")
+    gamma = rng.normal(1.0, 0.1, 5).astype("float32")
+    beta = rng.normal(0.0, 0.1, 5).astype("float32")
+    start = [gamma, beta, np.full(5, 0.5, "float32"), np.full(5, 2.0, "float32")]
+    layer = BatchNorm(momentum=0.9, epsilon=1e-5)
+    model = keras.Sequential([keras.Input(x.shape[1:]), layer])
+    layer.set_weights(start)
+    layer.trainable = not frozen
+
+    mean, var = x.mean((0, 1, 2)), x.var((0, 1, 2))
+    x_hat = (x - mean) / np.sqrt(var + 1e-5)
+    y = convert_to_numpy(layer(x, training=True))
+    np.testing.assert_allclose(y, gamma * x_hat + beta, rtol=1e-4, atol=1e-4)
+    _, _, moving_mean, moving_var = layer.get_weights()
+    np.testing.assert_allclose(moving_mean, 0.5 if frozen else 0.9 * 0.5 + 0.1 * mean, rtol=1e-5)
+    np.testing.assert_allclose(moving_var, 2.0 if frozen else 0.9 * 2.0 + 0.1 * var, rtol=1e-5)
+    if frozen:
+        return
+
+    layer.set_weights(start)  # one SGD step on mean(y * w): the gradients, analytically
+    model.compile(optimizer=keras.optimizers.SGD(1.0),
+                  loss=lambda target, y: keras.ops.mean(y * target))
+    model.train_on_batch(x, w)
+    new_gamma, new_beta, _, _ = layer.get_weights()
+    np.testing.assert_allclose(new_gamma, gamma - (w * x_hat).sum((0, 1, 2)) / w.size,
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(new_beta, beta - w.sum((0, 1, 2)) / w.size, rtol=1e-4, atol=1e-6)
