@@ -17,6 +17,7 @@ from facegan import metrics as M
 from facegan.errors import FaceganError
 from facegan.inception import InceptionExtractor, weights_available
 from facegan.metrics import METRICS
+from facegan.plots import save_figure
 from facegan.sampling import generate, latents
 
 MIN_SAMPLES = {"fid": 2, "kid": 2, "face_rate": 1, "diversity": 2, "memorisation": 2}
@@ -246,8 +247,4 @@ def plot_metrics(table, path=None, title="Metrics during training"):
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.suptitle(title)
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return save_figure(fig, path, close=True)

@@ -15,6 +15,7 @@ import pandas as pd
 from PIL import Image
 
 from facegan.data import DataError, _Reader, list_images, preprocess
+from facegan.plots import save_figure
 from facegan.synthetic import draw_face
 
 ATTRIBUTE_FILES = ("list_attr_celeba.txt", "list_attr_celeba.csv")
@@ -63,10 +64,7 @@ def plot_raw_grid(names, images, path=None, columns=5):
     for ax, name, image in zip(axes.ravel(), names, images):
         ax.imshow(image)
         ax.set_title(f"{Path(name).name}\n{image.width}x{image.height}", fontsize=7)
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=100)
-    return fig
+    return save_figure(fig, path)
 
 
 def plot_crop_resize(images, resolution, path=None):
@@ -85,10 +83,7 @@ def plot_crop_resize(images, resolution, path=None):
         for ax in axes[:, col]:
             ax.axis("off")
     fig.suptitle("Centre square crop, then antialiased resize")
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=100)
-    return fig
+    return save_figure(fig, path)
 
 
 def _chunks(images, chunk=2048):
@@ -178,10 +173,7 @@ def plot_attribute_frequencies(attributes, path=None):
     ax.set(xlabel="share of images", xlim=(0, 1),
            title=f"CelebA attributes over {len(attributes):,} images")
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=100)
-    return fig
+    return save_figure(fig, path)
 
 
 def plot_attribute_correlations(attributes, path=None):
@@ -193,7 +185,4 @@ def plot_attribute_correlations(attributes, path=None):
     ax.set_yticks(range(len(corr)), corr.index, fontsize=7)
     ax.set_title("Correlation between CelebA attributes")
     fig.colorbar(image, ax=ax, shrink=0.8, label="Pearson correlation")
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=100)
-    return fig
+    return save_figure(fig, path)

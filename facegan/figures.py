@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 from facegan import gallery
 from facegan.errors import FaceganError
 from facegan.evaluate import plot_metrics
-from facegan.plots import plot_losses, save_grid
+from facegan.plots import FIGURE_DPI, plot_losses, save_grid
 from facegan.runs import RunDir
 from facegan.sampling import load_generator, sample
 
@@ -37,7 +37,7 @@ def make_figures(run_dir, name=None, figures_dir="figures", gallery_dir="generat
     def figure(suffix, fig, what):
         path = figures_dir / f"{name}_{suffix}.png"
         fig.suptitle(f"{label}: {what}", fontsize=11, y=1.0)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        fig.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
         plt.close(fig)
         return path
 

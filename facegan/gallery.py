@@ -12,7 +12,7 @@ from facegan import pretrained
 from facegan.data import load_images
 from facegan.errors import FaceganError
 from facegan.metrics import pairwise_distances, pixel_features
-from facegan.plots import GRID_PADDING, image_grid
+from facegan.plots import GRID_PADDING, image_grid, save_figure
 from facegan.runs import RunDir
 from facegan.sampling import generate, interpolate, latents, load_generator
 
@@ -62,10 +62,7 @@ def plot_progression(run_dir, path=None, panels=6):
         ax.set_title(f"epoch {epoch}")
         ax.axis("off")
     fig.suptitle("The same latent vectors through training")
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
-    return fig
+    return save_figure(fig, path)
 
 
 def progression_gif(run_dir, path, seconds_per_frame=0.5, max_frames=20, max_width=640):
@@ -104,10 +101,7 @@ def plot_interpolations(generator, path=None, seeds=((1, 2), (3, 4)), steps=9):
         ax.set_ylabel(f"{label}\n|z| min {norm.min():.1f}", rotation=0, ha="right", va="center",
                       fontsize=8)
     axes[0, 0].set_title(f"Latent interpolation (|z| of a typical sample: {np.sqrt(dim):.1f})")
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
-    return fig
+    return save_figure(fig, path)
 
 
 def training_split(run_dir):
@@ -146,10 +140,7 @@ def plot_nearest_neighbours(generated, training, index, distance, path=None):
     axes[0, 0].set_title("generated", fontsize=8, loc="left")
     fig.suptitle("Generated faces (top) and their nearest training images (bottom, RMS distance)",
                  fontsize=10)
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
-    return fig
+    return save_figure(fig, path)
 
 
 def plot_side_by_side(generators, path=None, n=8, seed=0):
@@ -163,7 +154,4 @@ def plot_side_by_side(generators, path=None, n=8, seed=0):
         ax.set_yticks([])
         ax.set_ylabel(label, rotation=0, ha="right", va="center")
     axes[0, 0].set_title("Samples from each generator (same seed)")
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=110)
-    return fig
+    return save_figure(fig, path)

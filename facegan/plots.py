@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 GRID_PADDING = 2  # pixels between and around the faces of a grid
+FIGURE_DPI = 110
 
 
 def image_grid(images, columns=None, padding=GRID_PADDING, background=255):
@@ -38,6 +39,18 @@ def save_grid(path, images, columns=None, min_size=512):
     return path
 
 
+def save_figure(fig, path=None, close=False):
+    """Tighten `fig`'s layout; given a `path`, save it there (folders created) and, if
+    `close`, close it. Returns `fig`."""
+    fig.tight_layout()
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=FIGURE_DPI)
+        if close:
+            plt.close(fig)
+    return fig
+
+
 def plot_losses(history, path=None, title="Training losses", smooth=None):
     """Loss curves and D's accuracies from a history DataFrame, against images seen."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
@@ -56,9 +69,4 @@ def plot_losses(history, path=None, title="Training losses", smooth=None):
     ax_acc.legend()
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-    return fig
+    return save_figure(fig, path, close=True)  # the trainer re-plots every epoch

@@ -13,6 +13,7 @@ import pandas as pd
 from keras import layers
 
 from facegan.gan import GAN
+from facegan.plots import FIGURE_DPI, save_figure
 
 RADIUS = 2.0
 MODE_STD = 0.05
@@ -150,7 +151,7 @@ def plot_snapshots(snapshots, title, path=None, modes=8):
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="D(x) = P(real)")
     fig.suptitle(title)
     if path:
-        fig.savefig(path, dpi=100, bbox_inches="tight")
+        fig.savefig(path, dpi=FIGURE_DPI, bbox_inches="tight")
     return fig
 
 
@@ -197,10 +198,7 @@ def plot_history(histories, path=None, modes=8):
     for ax in (ax_loss, ax_modes, ax_spread):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=100)
-    return fig
+    return save_figure(fig, path)
 
 
 def plot_generator_losses(path=None):
@@ -223,10 +221,7 @@ def plot_generator_losses(path=None):
     for ax in (ax_loss, ax_grad):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    if path:
-        fig.savefig(path, dpi=100)
-    return fig
+    return save_figure(fig, path)
 
 
 def fake_scores(gan, n=1000, seed=0):
