@@ -118,7 +118,8 @@ def build_parser():
                        help="data-parallel devices (jax backend); the batch is split over them")
 
     generate = verbs.add_parser("generate", help="sample faces from a trained generator")
-    generate.add_argument("--generator", type=Path, required=True, help="a .keras generator file")
+    generate.add_argument("--generator", required=True,
+                          help="a .keras generator file, or pretrained:NAME (e.g. pretrained:celeba128)")
     generate.add_argument("--n", type=_positive_int, default=64)
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--out", type=Path, default=Path("generated_images/grid.png"),
@@ -197,9 +198,10 @@ def _train(args):
 
 def _generate(args):
     from facegan.plots import save_grid
-    from facegan.sampling import load_generator, sample
+    from facegan.pretrained import load_named_or_file
+    from facegan.sampling import sample
 
-    faces = sample(load_generator(args.generator), args.n, args.seed)
+    faces = sample(load_named_or_file(args.generator), args.n, args.seed)
     save_grid(args.out, faces)
     print(f"wrote {args.out}")
     if args.each:
@@ -236,7 +238,6 @@ def _evaluate(args):
     from facegan.data import load_images
     from facegan.errors import FaceganError
     from facegan.evaluate import Evaluator, format_table
-    from facegan.sampling import load_generator
 
     if args.run:
         from facegan.evaluate import score_snapshots
@@ -247,10 +248,7 @@ def _evaluate(args):
         return
     if not args.data:
         raise FaceganError("evaluate --generator needs --data (the real images to compare with)")
-    if args.generator.startswith("pretrained:"):
-        generator = pretrained.load(args.generator.split(":", 1)[1])
-    else:
-        generator = load_generator(args.generator)
+    generator = pretrained.load_named_or_file(args.generator)
     resolution = generator.output_shape[1]
     images = load_images(args.data, resolution, args.seed)
     evaluator = Evaluator(images, args.metrics, n=args.n, holdout=args.holdout,

@@ -73,3 +73,11 @@ def load(name):
     from facegan.sampling import load_generator
 
     return load_generator(path(name))
+
+
+def load_named_or_file(spec):
+    """A generator from `pretrained:NAME` (shipped) or from a .keras file's path."""
+    from facegan.sampling import load_generator
+
+    spec = str(spec)
+    return load(spec.split(":", 1)[1]) if spec.startswith("pretrained:") else load_generator(spec)

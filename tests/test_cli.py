@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from facegan.cli import main
@@ -27,6 +28,7 @@ def test_bad_arguments_get_one_line_and_exit_2(capsys, argv, fragment):
 @pytest.mark.parametrize("argv, fragment", [
     (["train", "--data", "/no/such/folder"], "data path does not exist: /no/such/folder"),
     (["generate", "--generator", "missing.keras"], "generator file not found: missing.keras"),
+    (["generate", "--generator", "pretrained:celeba99"], "no shipped generator named 'celeba99'"),
     (["train", "--resume", "/no/such/run"], "not a run folder"),
 ])
 def test_bad_input_gets_one_line_and_exit_1(capsys, argv, fragment):
@@ -48,3 +50,13 @@ def test_train_then_generate(tmp_path, capsys):
     assert main(["generate", "--generator", str(run / "generator.keras"), "--n", "6",
                  "--out", str(grid), "--each", str(each)]) == 0
     assert grid.is_file() and len(list(each.glob("*.png"))) == 6
+
+
+@pytest.mark.parametrize("name, size", [("celeba64", 64), ("celeba128", 128)])
+def test_generate_samples_a_shipped_generator_by_name(tmp_path, name, size):
+    from PIL import Image
+
+    grid = tmp_path / "grid.png"
+    assert main(["generate", "--generator", f"pretrained:{name}", "--n", "4", "--out", str(grid)]) == 0
+    image = Image.open(grid)
+    assert image.size[0] >= 2 * size and np.asarray(image).std() > 10  # 2x2 faces, not blank
