@@ -16,9 +16,8 @@ SUITES = {
     "jax": ["tests/test_gan.py",  # and the jax.grad branch of the gradient penalty
             "tests/test_variants.py::test_gradient_penalty_of_a_linear_critic_is_analytic",
             "tests/test_variants.py::test_critic_step_follows_the_hand_computed_gradient",
-            # the fused step's maths and checkpoints; its resumed CLI run is TF's and torch's
-            "tests/test_fused.py", "--deselect",
-            "tests/test_fused.py::test_a_fused_run_resumes_from_its_checkpoint"],
+            # the fused step's maths; its checkpoints and resumed runs: TF's and torch's suites
+            "tests/test_fused.py::test_fused_step_matches_the_two_phase_step"],
 }
 
 
