@@ -178,9 +178,12 @@ def _train(args):
     else:
         variants = {**PRESETS.get(args.preset, {}),
                     **{k: getattr(args, k) for k in VARIANT_FIELDS if getattr(args, k) is not None}}
+        # A path is stored absolute, so the run's notebooks and tools find the data from
+        # any working directory.
+        data = args.data if args.data == "synthetic" else str(Path(args.data).resolve())
         config = TrainConfig(
             **variants,
-            data=args.data, resolution=args.resolution, epochs=args.epochs or 5,
+            data=data, resolution=args.resolution, epochs=args.epochs or 5,
             batch_size=args.batch_size, latent_dim=args.latent_dim,
             base_channels=args.base_channels, learning_rate=args.lr, beta_1=args.beta1,
             label_smoothing=args.label_smoothing, flip=not args.no_flip, seed=args.seed,

@@ -60,3 +60,21 @@ def test_generate_samples_a_shipped_generator_by_name(tmp_path, name, size):
     assert main(["generate", "--generator", f"pretrained:{name}", "--n", "4", "--out", str(grid)]) == 0
     image = Image.open(grid)
     assert image.size[0] >= 2 * size and np.asarray(image).std() > 10  # 2x2 faces, not blank
+
+
+def test_a_run_finds_its_image_folder_from_any_working_directory(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from facegan.gallery import training_split
+
+    (tmp_path / "faces").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 256, (40, 36, 3), np.uint8)).save(tmp_path / "faces" / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--data", "faces", "--resolution", "32", "--base-channels", "4",
+                 "--batch-size", "16", "--holdout", "8", "--epochs", "1", "--quiet",
+                 "--out", "run"]) == 0
+    monkeypatch.chdir(tmp_path / "run")  # as notebooks/ is to the repository
+    training, held_out = training_split("../run")
+    assert (len(training), len(held_out)) == (32, 8)
