@@ -1,18 +1,23 @@
 """`python -m facegan VERB`: train, generate, figures, export, evaluate, demo.
 
-Bad arguments get one line and exit code 2; bad input (missing data, unreadable files)
-one line and exit code 1; Ctrl-C during training saves a checkpoint and exits 130.
+Every error is one line on stderr and an exit code (EXIT_CODES), never a traceback.
 """
 
 import argparse
-import os
+import math
 import sys
 import time
 from pathlib import Path
 
+from facegan.backend import BACKENDS
 from facegan.presets import PRESETS
 
-BACKENDS = ("tensorflow", "jax", "torch")
+EXIT_CODES = """exit codes:
+  0    done
+  1    a failure during work (training diverged, a write failed); the last good
+       checkpoint is kept: resume with --resume RUN_DIR
+  2    bad arguments or bad input files (nothing was done)
+  130  interrupted by Ctrl-C, after the checkpoint was saved"""
 VARIANT_FIELDS = ("loss", "spectral_norm", "augment", "ema", "n_critic", "gp_weight")
 
 
@@ -22,24 +27,26 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _ranged(convert, accept, expected):
+    """An argparse type: `convert(text)`, refused with "expected ..." unless `accept(value)`."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    return parse
 
 
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
+_positive_int = _ranged(int, lambda v: v > 0, "a positive integer")
+_count = _ranged(int, lambda v: v >= 0, "an integer >= 0")
+_seed = _ranged(int, lambda v: 0 <= v < 2**32, "an integer in [0, 2^32)")
+_positive = _ranged(float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+_non_negative = _ranged(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+_fraction = _ranged(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+_decay = _ranged(float, lambda v: 0 < v < 1, "a number in (0, 1)")
 
 
 def _metric_list(text):
@@ -58,7 +65,8 @@ def _timestamped(prefix):
 
 
 def build_parser():
-    parser = _Parser(prog="facegan", description="Keras 3 GANs that generate human faces.")
+    parser = _Parser(prog="facegan", description="Keras 3 GANs that generate human faces.",
+                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=BACKENDS,
                         help="Keras backend (default: $KERAS_BACKEND, else tensorflow)")
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
@@ -73,29 +81,33 @@ def build_parser():
     train.add_argument("--out", type=Path, help="run folder (default runs/DATE-TIME-DATA-RES)")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR",
                        help="continue a run from its last checkpoint")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0)
     train.add_argument("--latent-dim", type=_positive_int, default=100)
     train.add_argument("--base-channels", type=_positive_int, default=64)
-    train.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate")
-    train.add_argument("--beta1", type=float, default=0.5, help="Adam beta_1")
+    train.add_argument("--lr", type=_positive, default=2e-4, help="Adam learning rate")
+    train.add_argument("--beta1", type=_fraction, default=0.5, help="Adam beta_1, in [0, 1)")
     train.add_argument("--label-smoothing", type=_fraction, default=0.0,
                        help="one-sided: real targets become 1 - this")
     train.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
     train.add_argument("--synthetic-size", type=_positive_int, default=4096)
-    train.add_argument("--holdout", type=int, default=0,
+    train.add_argument("--holdout", type=_count, default=0,
                        help="last N images kept out of training, for memorisation checks")
     train.add_argument("--log-every", type=_positive_int, default=20, help="steps per history row")
     train.add_argument("--checkpoint-every", type=_positive_int, default=500, help="steps")
     train.add_argument("--snapshot-every", type=_positive_int, default=10, help="epochs")
     train.add_argument("--cache-dir", help="decoded-image cache (default ~/.cache/facegan)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.add_argument("--eval-every", type=int, metavar="K",
+    train.add_argument("--tensorboard", action="store_true",
+                       help="also log losses, metrics and sample grids to RUN_DIR/tensorboard")
+    train.add_argument("--eval-every", type=_count, metavar="K",
                        help="every K epochs append face rate, diversity, memorisation (and "
-                            "FID/KID with Inception weights) to metrics.csv; default 0: never")
+                            "FID, KID, precision, recall with the Inception weights) to "
+                            "metrics.csv; default 0: never")
     train.add_argument("--eval-samples", type=_positive_int, default=1000, metavar="N",
                        help="generated samples per evaluation")
     train.add_argument("--inception-weights", metavar="FILE",
-                       help="InceptionV3 notop weights for FID/KID during training")
+                       help="torch-fidelity's Inception weights file for FID, KID, precision, "
+                            "recall (default: its download, if already cached)")
     variants = train.add_argument_group(
         "GAN variants", "an option given here overrides the preset's (README: Better faces)")
     variants.add_argument("--preset", choices=PRESETS, help="named settings, e.g. recommended")
@@ -104,10 +116,11 @@ def build_parser():
                           help="spectral normalisation in D, in place of its BatchNorm")
     variants.add_argument("--augment", metavar="POLICY",
                           help="DiffAugment in front of D: any of color,translation,cutout")
-    variants.add_argument("--ema", type=_fraction, nargs="?", const=0.999, metavar="DECAY",
+    variants.add_argument("--ema", type=_decay, nargs="?", const=0.999, metavar="DECAY",
                           help="sample from a moving average of G's weights (decay 0.999)")
     variants.add_argument("--n-critic", type=_positive_int, help="D steps per G step (default 1)")
-    variants.add_argument("--gp-weight", type=float, help="gradient-penalty weight (default 10)")
+    variants.add_argument("--gp-weight", type=_non_negative,
+                          help="gradient-penalty weight (default 10)")
     speed = train.add_argument_group("speed and scale", "README: Benchmarks")
     speed.add_argument("--step", choices=("combined", "fused"), default="combined",
                        help="combined: two combined models (default); fused: D and G updated "
@@ -121,7 +134,7 @@ def build_parser():
     generate.add_argument("--generator", required=True,
                           help="a .keras generator file, or pretrained:NAME (e.g. pretrained:celeba128)")
     generate.add_argument("--n", type=_positive_int, default=64)
-    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--seed", type=_seed, default=0)
     generate.add_argument("--out", type=Path, default=Path("generated_images/grid.png"),
                           help="grid PNG to write")
     generate.add_argument("--each", type=Path, metavar="DIR", help="also write one PNG per face here")
@@ -137,8 +150,8 @@ def build_parser():
     export.add_argument("--name", required=True, help="e.g. celeba64")
     export.add_argument("--metrics", type=Path, help="evaluation JSON to put on the card")
 
-    evaluate = verbs.add_parser("evaluate", help="score a generator: FID, KID, face rate, "
-                                "diversity, memorisation")
+    evaluate = verbs.add_parser("evaluate", help="score a generator: FID, KID, precision, "
+                                "recall, face rate, diversity, memorisation")
     source = evaluate.add_mutually_exclusive_group(required=True)
     source.add_argument("--run", type=Path, metavar="RUN_DIR",
                         help="score every snapshot of a run into its metrics.csv and metrics.png")
@@ -149,21 +162,23 @@ def build_parser():
                                "image folder, or 'synthetic'")
     evaluate.add_argument("--n", type=_positive_int, default=10000, help="generated samples")
     evaluate.add_argument("--metrics", type=_metric_list,
-                          help="comma-separated from fid,kid,face_rate,diversity,memorisation "
-                               "(default: those that can run here)")
-    evaluate.add_argument("--holdout", type=int, default=0,
+                          help="comma-separated from fid,kid,precision,recall,face_rate,"
+                               "diversity,memorisation (default: those that can run here)")
+    evaluate.add_argument("--holdout", type=_count, default=0,
                           help="the last N images were held out of training (memorisation)")
     evaluate.add_argument("--inception-weights", metavar="FILE",
-                          help="local InceptionV3 notop weights (default: Keras' imagenet download)")
-    evaluate.add_argument("--seed", type=int, default=0)
+                          help="torch-fidelity's Inception weights file, "
+                               "weights-inception-2015-12-05-6726825d.pth (default: its download)")
+    evaluate.add_argument("--seed", type=_seed, default=0)
     evaluate.add_argument("--json", type=Path, metavar="OUT", help="also write the results here")
 
     demo = verbs.add_parser(
         "demo", help="sample the shipped generator, then train on synthetic faces (~2 min, CPU)")
     demo.add_argument("--out", type=Path, help="run folder (default runs/DATE-TIME-demo)")
     demo.add_argument("--epochs", type=_positive_int, default=5)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=_seed, default=0)
     demo.add_argument("--gallery-dir", type=Path, default=Path("generated_images"))
+
     return parser
 
 
@@ -192,6 +207,7 @@ def _train(args):
             cache_dir=args.cache_dir, eval_every=args.eval_every or 0,
             eval_samples=args.eval_samples, inception_weights=args.inception_weights,
             step=args.step, precision=args.precision, devices=args.devices,
+            tensorboard=args.tensorboard,
         )
         name = "synthetic" if args.data == "synthetic" else Path(args.data).stem
         trainer = Trainer(args.out or _timestamped(f"{name}-{args.resolution}"), config)
@@ -294,9 +310,13 @@ VERBS = {"train": _train, "generate": _generate, "figures": _figures, "export": 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.backend:  # before Keras is first imported
-        os.environ["KERAS_BACKEND"] = args.backend
+    from facegan import backend
     from facegan.errors import FaceganError
+
+    try:
+        backend.start(args.backend)  # before anything imports Keras
+    except FaceganError as error:
+        return _fail(args, error, error.exit_code)
     from facegan.networks import RESOLUTIONS
 
     if getattr(args, "resolution", RESOLUTIONS[0]) not in RESOLUTIONS:
@@ -315,9 +335,18 @@ def main(argv=None):
     try:
         VERBS[args.verb](args)
     except FaceganError as error:
-        sys.stderr.write(f"facegan {args.verb}: error: {error}\n")
-        return 1
+        return _fail(args, error, error.exit_code)
+    except OSError as error:  # a write the verb's own checks could not foresee
+        return _fail(args, f"{error.filename}: {error.strerror}" if error.filename else error, 1)
     except KeyboardInterrupt:
-        sys.stderr.write(f"facegan {args.verb}: interrupted; resume with --resume RUN_DIR\n")
+        sys.stderr.write(f"facegan {args.verb}: interrupted"
+                         f"{'; resume with --resume RUN_DIR' if args.verb == 'train' else ''}\n")
         return 130
     return 0
+
+
+def _fail(args, message, code):
+    """One line on stderr (the message's first line, should a library's span several)."""
+    line = str(message).strip().splitlines()[0] if str(message).strip() else type(message).__name__
+    sys.stderr.write(f"facegan {args.verb}: error: {line}\n")
+    return code

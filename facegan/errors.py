@@ -1,5 +1,17 @@
-"""The one error type the CLI reports as a single line instead of a traceback."""
+"""The errors the CLI reports as one line instead of a traceback, each with its exit code.
+
+2: bad arguments or bad input files (nothing was done); 1: work that started and failed
+(the last good checkpoint is kept); 130: Ctrl-C (after the checkpoint is saved).
+"""
 
 
 class FaceganError(Exception):
-    """A user-facing problem: bad input, a missing file, an impossible setting."""
+    """A user-facing problem with the input: a missing or malformed file, an impossible setting."""
+
+    exit_code = 2
+
+
+class WorkFailed(FaceganError):
+    """Work that started could not finish: training diverged, or a write failed."""
+
+    exit_code = 1

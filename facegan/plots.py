@@ -7,6 +7,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
+from facegan.atomic import atomic_write
+
 GRID_PADDING = 2  # pixels between and around the faces of a grid
 FIGURE_DPI = 110
 
@@ -35,7 +37,7 @@ def save_grid(path, images, columns=None, min_size=512):
         image = image.resize((grid.shape[1] * scale, grid.shape[0] * scale),
                              Image.Resampling.NEAREST)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
+    atomic_write(path, image.save)
     return path
 
 
@@ -45,7 +47,7 @@ def save_figure(fig, path=None, close=False):
     fig.tight_layout()
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=FIGURE_DPI)
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=FIGURE_DPI))
         if close:
             plt.close(fig)
     return fig

@@ -10,9 +10,11 @@ runs/NAME/
   metrics.csv            face rate, diversity, memorisation, FID/KID every --eval-every epochs
   metrics.png
   checkpoint.npz         G, D, both optimizers, step, RNG state (written atomically)
+  lock                   pid and host of the process training in the folder
   snapshots/generator_epoch_0010.keras
   generator.keras        the final generator
   generator_ema.keras    its exponential moving average, when the run keeps one (--ema)
+  tensorboard/           TensorBoard event files, with --tensorboard
 """
 
 import json
@@ -20,13 +22,16 @@ import logging
 import os
 import platform
 import time
+import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 
-from facegan.errors import FaceganError
+from facegan.atomic import atomic_write, atomic_write_text
+from facegan.errors import FaceganError, WorkFailed
+
 
 HISTORY_COLUMNS = ["step", "epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake",
                    "images_per_sec", "wall_time"]
@@ -49,6 +54,8 @@ class RunDir:
         self.snapshots = self.path / "snapshots"
         self.generator = self.path / "generator.keras"
         self.generator_ema = self.path / "generator_ema.keras"
+        self.tensorboard = self.path / "tensorboard"
+        self.lock = self.path / "lock"
 
     def sample_grid(self, epoch):
         return self.samples / f"epoch_{epoch:04d}.png"
@@ -77,8 +84,14 @@ class RunDir:
         return pd.read_csv(self.history) if self.history.exists() else pd.DataFrame(columns=HISTORY_COLUMNS)
 
     def append_history(self, row):
-        pd.DataFrame([row], columns=HISTORY_COLUMNS).to_csv(
-            self.history, mode="a", header=not self.history.exists(), index=False)
+        """Append one row; a failed write (disk full) is cut back off, so no half row stays."""
+        size = self.history.stat().st_size if self.history.exists() else 0
+        try:
+            pd.DataFrame([row], columns=HISTORY_COLUMNS).to_csv(
+                self.history, mode="a", header=size == 0, index=False)
+        except OSError:
+            os.truncate(self.history, size)
+            raise
 
     def read_metrics(self):
         return pd.read_csv(self.metrics) if self.metrics.exists() else pd.DataFrame()
@@ -106,6 +119,11 @@ class RunDir:
             if getattr(handler, "facegan_run", False):
                 logger.removeHandler(handler)
                 handler.close()
+        from facegan import backend
+
+        if backend.startup_messages.strip():  # kept off the console by backend.start
+            with open(self.log, "a") as f:
+                f.write(f"backend start-up messages:\n{backend.startup_messages.rstrip()}\n")
         handler = logging.FileHandler(self.log)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         handler.facegan_run = True
@@ -115,10 +133,80 @@ class RunDir:
             logger.addHandler(logging.StreamHandler())
 
 
-def atomic_write_text(path, text):
-    tmp = Path(f"{path}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def save_model(model, path):
+    """Save a generator atomically, after checking its weights are finite."""
+    check_finite({"generator": model.variables}, f"saving {Path(path).name}")
+    atomic_write(path, model.save)
+
+
+def check_finite(groups, when):
+    """Refuse to write NaN or infinite weights over good ones: {name: variables}."""
+    for name, variables in groups.items():
+        for variable in variables:
+            value = keras.ops.convert_to_numpy(variable)
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
+                raise WorkFailed(f"non-finite weights in the {name} ({variable.path}) when "
+                                 f"{when}; nothing was written")
+
+
+class RunLock:
+    """One process at a time in a run folder: a lock file with the holder's pid and host.
+
+    A lock left by a process that no longer runs on this host (killed) is stale and taken
+    over; one held by the current process (a notebook re-running its cell) is reused.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def acquire(self):
+        """Take the lock, or raise FaceganError naming its live holder. Returns the pid of
+        the dead process whose stale lock was taken over, if any."""
+        me, stale = {"pid": os.getpid(), "host": platform.node()}, None
+        while True:
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                holder = self._holder()
+                if holder == me:
+                    return stale
+                if holder is not None and self._alive(holder):
+                    raise FaceganError(
+                        f"{self.path.parent} is in use by process {holder['pid']} on "
+                        f"{holder['host']} (lock file {self.path}); wait for it to finish, "
+                        f"or delete the lock file if that process is gone")
+                stale = holder and holder["pid"]
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            return stale
+
+    def release(self):
+        if self._holder() == {"pid": os.getpid(), "host": platform.node()}:
+            self.path.unlink(missing_ok=True)
+
+    def _holder(self):
+        try:
+            holder = json.loads(self.path.read_text())
+            return {"pid": int(holder["pid"]), "host": str(holder["host"])}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # gone, or half-written by a process killed while writing it
+
+    @staticmethod
+    def _alive(holder):
+        if holder["host"] != platform.node():
+            return True  # cannot tell: another machine's process, on a shared disk
+        try:
+            os.kill(holder["pid"], 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # another user's process
+        try:  # a killed child its parent has not reaped yet still answers kill(0)
+            return Path(f"/proc/{holder['pid']}/stat").read_text().split(")")[-1].split()[0] != "Z"
+        except OSError:
+            return True
 
 
 def _variable_groups(gan, extra=None):
@@ -130,23 +218,46 @@ def save_checkpoint(path, gan, state, extra=None):
     """Every variable of G, D and both optimizers plus a JSON `state`, in one atomic write.
 
     extra: more {group: variables} to save, such as the generator EMA; an empty group
-    saves nothing, so checkpoints of runs without it stay interchangeable.
+    saves nothing, so checkpoints of runs without it stay interchangeable. Non-finite
+    weights are refused: a diverged run keeps its last good checkpoint.
     """
+    groups = _variable_groups(gan, extra)
+    check_finite(groups, f"checkpointing step {state['step']}")
     arrays = {f"{group}/{i:04d}": keras.ops.convert_to_numpy(v)
-              for group, variables in _variable_groups(gan, extra).items()
-              for i, v in enumerate(variables)}
+              for group, variables in groups.items() for i, v in enumerate(variables)}
     arrays["state"] = np.frombuffer(json.dumps(state).encode(), np.uint8)
-    tmp = Path(f"{path}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)  # a run killed mid-write keeps its previous checkpoint
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+
+    atomic_write(path, write)  # a run killed mid-write keeps its previous checkpoint
 
 
-def load_checkpoint(path, gan, extra=None):
-    """Restore `gan` (and the `extra` groups) from `path` in place; return the saved state."""
-    with np.load(path) as saved:
+MODEL_FIELDS = ("resolution", "latent_dim", "base_channels", "loss", "spectral_norm",
+                "augment", "ema")  # the settings that shape a checkpoint's variables
+
+
+def load_checkpoint(path, gan, extra=None, config=None):
+    """Restore `gan` (and the `extra` groups) from `path` in place; return the saved state.
+
+    config: this run's settings, compared with those the checkpoint was saved under, so
+    that a checkpoint of another resolution or set of options is named as such.
+    """
+    try:
+        saved = np.load(path)
+        state = json.loads(saved["state"].tobytes().decode())
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise FaceganError(f"{path} is not a readable checkpoint (truncated or corrupt: "
+                           f"{error})") from None
+    with saved:
+        if config is not None and "model" in state:
+            differ = [f"{k} {state['model'][k]!r} (this run: {config[k]!r})"
+                      for k in MODEL_FIELDS if state["model"].get(k) != config[k]]
+            if differ:
+                raise FaceganError(f"{path} was saved with other settings: {', '.join(differ)}")
         for group, variables in _variable_groups(gan, extra).items():
             names = sorted(k for k in saved.files if k.startswith(group + "/"))
             if len(names) != len(variables):
@@ -157,4 +268,4 @@ def load_checkpoint(path, gan, extra=None):
                     raise FaceganError(f"{path} does not match this model ({name}: "
                                        f"{saved[name].shape} vs {tuple(variable.shape)})")
                 variable.assign(saved[name])
-        return json.loads(saved["state"].tobytes().decode())
+        return state

@@ -1,5 +1,6 @@
 """Sampling a trained generator: seeded latents, batches of faces, latent interpolation."""
 
+import zipfile
 from pathlib import Path
 
 import keras
@@ -11,14 +12,31 @@ from facegan.errors import FaceganError
 
 
 def load_generator(path):
-    """A generator saved as `.keras` by a run (or shipped with the project)."""
+    """A generator saved as `.keras` by a run (or shipped with the project).
+
+    Loaded in Keras's safe mode: a file that would run its own code when loaded (a Lambda
+    layer) is refused, as are files that are not a whole generator (truncated, corrupt,
+    or another network such as a discriminator): each with one line saying which.
+    """
     path = Path(path)
     if not path.is_file():
         raise FaceganError(f"generator file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise FaceganError(f"{path} is not a .keras file (truncated or corrupt: not a zip archive)")
     try:
-        return keras.saving.load_model(path, compile=False)
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:
-        raise FaceganError(f"cannot load a generator from {path}: {error}") from error
+        if "Lambda" in str(error):
+            raise FaceganError(f"{path} holds a Lambda layer (code that would run on loading); "
+                               f"facegan loads models in Keras's safe mode and refuses it") from None
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise FaceganError(f"cannot load a generator from {path}: {first_line}") from None
+    inputs, outputs = model.input_shape, model.output_shape
+    if not (len(inputs) == 2 and len(outputs) == 4 and outputs[-1] == 3):
+        raise FaceganError(f"{path} is not a generator: it maps {inputs} to {outputs}, not "
+                           f"(None, latent_dim) latents to (None, R, R, 3) images"
+                           f"{' (a discriminator?)' if len(inputs) == 4 else ''}")
+    return model
 
 
 def latents(n, latent_dim, seed=0):

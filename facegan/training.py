@@ -2,13 +2,23 @@
 
 Everything random on the host comes from one NumPy generator whose state is checkpointed,
 and each epoch's data order from (seed, epoch), so a resumed run continues exactly where
-the checkpoint left it: at the same step, with the same fixed latent grid.
+the checkpoint left it: at the same step, with the same fixed latent grid, and the same
+history rows (the losses of a half-logged interval are checkpointed too).
+
+A run cannot silently go wrong: a non-finite loss stops it at that step, non-finite weights
+are never written over a good checkpoint or generator, a full disk stops it with the last
+checkpoint intact, and a lock keeps a second process out of its folder.
 """
 
+import contextlib
 import dataclasses
 import functools
 import logging
+import math
+import signal
+import threading
 import time
+import weakref
 
 import keras
 import numpy as np
@@ -16,16 +26,23 @@ import numpy as np
 from facegan.data import load_images, to_model_input
 from facegan.distribute import use_devices
 from facegan.ema import GeneratorEMA
-from facegan.errors import FaceganError
+from facegan.errors import FaceganError, WorkFailed
 from facegan.fused import FusedGAN
 from facegan.gan import GAN
 from facegan.losses import get_loss
 from facegan.networks import build_discriminator, build_generator
-from facegan.plots import plot_losses, save_grid
-from facegan.runs import RunDir, load_checkpoint, save_checkpoint
+from facegan.plots import image_grid, plot_losses, save_grid
+from facegan.runs import (MODEL_FIELDS, RunDir, RunLock, check_finite, load_checkpoint,
+                          save_checkpoint, save_model)
 from facegan.sampling import generate
 
 log = logging.getLogger("facegan")
+
+# The collapse signal: D calls (almost) every real and generated image right, and G's loss
+# is large, for this many history rows in a row. Warned about once; the run goes on.
+COLLAPSE_ROWS = 5
+COLLAPSE_D_ACCURACY = 0.99
+COLLAPSE_G_LOSS = 10.0
 
 
 def discriminator_normalization(config):
@@ -65,7 +82,8 @@ class TrainConfig:
     cache_dir: str | None = None    # where decoded images are cached (default ~/.cache/facegan)
     eval_every: int = 0             # epochs per metrics.csv row (0: never)
     eval_samples: int = 1000        # generated samples per evaluation
-    inception_weights: str | None = None  # FID/KID weights file; else Keras' cache if there
+    inception_weights: str | None = None  # torch-fidelity's Inception file; else torch.hub's cache
+    tensorboard: bool = False       # also log scalars and sample grids to RUN/tensorboard/
 
 
 class Trainer:
@@ -78,14 +96,22 @@ class Trainer:
         """
         self.run = RunDir(run_dir)
         resume = config is None
+        if self.run.path.exists() and not self.run.path.is_dir():
+            raise FaceganError(f"{self.run.path} is a file, not a run folder")
         if resume:
             config = TrainConfig(**self.run.read_config())
-        elif self.run.config.exists():
+        self.run.path.mkdir(parents=True, exist_ok=True)
+        self.lock = RunLock(self.run.lock)
+        stale = self.lock.acquire()
+        weakref.finalize(self, self.lock.release)
+        if not resume and self.run.config.exists():
+            self.lock.release()
             raise FaceganError(f"{self.run.path} already holds a run; resume it with --resume "
                                f"{self.run.path} or choose another --out")
         self.config = config
-        self.run.path.mkdir(parents=True, exist_ok=True)
         self.run.attach_log()
+        if stale:
+            log.info("took over the stale lock of process %s, which no longer runs", stale)
 
         keras.utils.set_random_seed(config.seed)
         self.images = load_images(config.data, config.resolution, config.seed,
@@ -117,10 +143,15 @@ class Trainer:
             np.save(self.run.fixed_latents, self.fixed_latents)
 
         self.step, self.wall_time = 0, 0.0
+        self.interval = {"sums": {}, "count": 0}  # losses since the last history row
+        self.collapse_rows, self.collapse_warned = 0, False
+        self.tensorboard = None  # a TensorBoardLog while fit() runs, with config.tensorboard
         if resume and self.run.checkpoint.exists():
-            state = load_checkpoint(self.run.checkpoint, self.gan, self._extra_variables())
+            state = load_checkpoint(self.run.checkpoint, self.gan, self._extra_variables(),
+                                    dataclasses.asdict(config))
             self.step, self.wall_time = state["step"], state["wall_time"]
             self.rng.bit_generator.state = state["rng"]
+            self.interval = state.get("interval", self.interval)
             log.info("resumed %s at step %d (epoch %d)", self.run.path, self.step,
                      self.step // self.steps_per_epoch + 1)
         self.run.truncate_history(self.step)
@@ -132,8 +163,16 @@ class Trainer:
         return self.config.epochs * self.steps_per_epoch
 
     def save_checkpoint(self):
-        state = {"step": self.step, "wall_time": self._wall(), "rng": self.rng.bit_generator.state}
+        model = {k: getattr(self.config, k) for k in MODEL_FIELDS}
+        state = {"step": self.step, "wall_time": self._wall(), "rng": self.rng.bit_generator.state,
+                 "interval": self.interval, "model": model}
         save_checkpoint(self.run.checkpoint, self.gan, state, self._extra_variables())
+        self.saved_step = self.step
+
+    def _weight_groups(self):
+        return {"generator": self.gan.generator.variables,
+                "discriminator": self.gan.discriminator.variables,
+                "generator EMA": self.ema.variables if self.ema else []}
 
     def _extra_variables(self):
         """Checkpointed beside G, D and the optimizers: the EMA, the in-graph random states."""
@@ -153,39 +192,86 @@ class Trainer:
         return generate(self.sampler, self.fixed_latents)
 
     def _save_generators(self, path, ema_path):
-        self.gan.generator.save(path)
+        save_model(self.gan.generator, path)
         if self.ema:
-            self.ema.model.save(ema_path)
+            save_model(self.ema.model, ema_path)
 
     def fit(self, on_epoch_end=None, verbose=1):
         """Train to `config.epochs`, checkpointing as it goes; on Ctrl-C, checkpoint and re-raise.
 
         on_epoch_end(trainer, epoch) is called after each epoch's grid and plots are written.
+        Raises WorkFailed (one line) if training diverges or a write fails; the last good
+        checkpoint is then intact and the run resumable.
         """
         self._started = time.perf_counter()
-        self.run.write_config(dataclasses.asdict(self.config))
+        self.saved_step = self.step
+        self.lock.acquire()  # again, for a Trainer whose earlier fit() released it
         try:
-            while self.step < self.total_steps:
-                epoch = self.step // self.steps_per_epoch + 1
-                self._train_epoch(epoch, verbose)
-                self._end_epoch(epoch)
-                if on_epoch_end:
-                    on_epoch_end(self, epoch)
+            if self.config.tensorboard:  # steps after the checkpoint were logged, and are redone
+                from facegan.tensorboard import TensorBoardLog
+
+                self.tensorboard = TensorBoardLog(self.run.tensorboard, resume_step=self.step + 1)
+            with _interrupts_between_steps() as self._interrupted:
+                self.run.write_config(dataclasses.asdict(self.config))
+                while self.step < self.total_steps:
+                    epoch = self.step // self.steps_per_epoch + 1
+                    self._train_epoch(epoch, verbose)
+                    self._end_epoch(epoch)
+                    if on_epoch_end:
+                        on_epoch_end(self, epoch)
+                    self._stop_if_interrupted()
+                self._save_generators(self.run.generator, self.run.generator_ema)
         except KeyboardInterrupt:
             self.save_checkpoint()
             log.info("interrupted at step %d; checkpoint saved", self.step)
             raise
-        self._save_generators(self.run.generator, self.run.generator_ema)
+        except OSError as error:
+            raise WorkFailed(f"cannot write {error.filename or 'to the run folder'}: "
+                             f"{error.strerror or error}; the checkpoint of step "
+                             f"{self.saved_step} is intact: resume with --resume "
+                             f"{self.run.path}") from None
+        except WorkFailed as error:
+            log.error("stopped: %s", error)
+            raise WorkFailed(f"{error}; the checkpoint of step {self.saved_step} is "
+                             f"intact") from None
+        finally:
+            if self.tensorboard:
+                self.tensorboard.close()
+                self.tensorboard = None
+            self.lock.release()
         log.info("done: %d steps in %.0f s; generator saved to %s", self.step, self._wall(),
                  self.run.generator)
         return self.run.path
+
+    def _stop_if_interrupted(self):
+        if self._interrupted():
+            raise KeyboardInterrupt
+
+    def _check_step(self, metrics):
+        """Stop at the first non-finite loss (D's step runs first, so its loss is named
+        first); warn once when the losses show the collapse signal."""
+        for network, key in (("discriminator", "d_loss"), ("generator", "g_loss")):
+            if not math.isfinite(metrics[key]):
+                raise WorkFailed(f"training diverged at step {self.step}: the {network}'s "
+                                 f"loss is {metrics[key]} (try a lower --lr)")
+
+    def _check_collapse(self, row):
+        collapsing = (min(row["d_acc_real"], row["d_acc_fake"]) >= COLLAPSE_D_ACCURACY
+                      and row["g_loss"] > COLLAPSE_G_LOSS)
+        self.collapse_rows = self.collapse_rows + 1 if collapsing else 0
+        if self.collapse_rows >= COLLAPSE_ROWS and not self.collapse_warned:
+            self.collapse_warned = True
+            log.warning("warning: training may have collapsed at step %d: D has called over "
+                        "%.0f%% of real and generated images right and G's loss has been above "
+                        "%g for %d history rows; look at the samples, and consider a lower --lr",
+                        self.step, 100 * COLLAPSE_D_ACCURACY, COLLAPSE_G_LOSS, COLLAPSE_ROWS)
 
     def _train_epoch(self, epoch, verbose):
         cfg, spe = self.config, self.steps_per_epoch
         order = np.random.default_rng([cfg.seed, epoch]).permutation(self.train_count)
         progbar = keras.utils.Progbar(spe, verbose=verbose,
                                       stateful_metrics=["d_loss", "g_loss", "img/s"])
-        sums, count, interval_start = {}, 0, time.perf_counter()
+        timed_steps, interval_start = 0, time.perf_counter()
         first = self.step % spe
         progbar.update(first)
         for b in range(first, spe):
@@ -196,22 +282,32 @@ class Trainer:
                                          np.float32)
             metrics = self.gan.train_step(real, z[:-1].reshape(-1, cfg.latent_dim), z[-1])
             self.step += 1
+            self._check_step(metrics)
             if self.ema:
                 self.ema.update(self.step)
-            count += 1
+            sums, timed_steps = self.interval["sums"], timed_steps + 1
             for key, value in metrics.items():
                 sums[key] = sums.get(key, 0.0) + value
+            self.interval["count"] += 1
             if self.step % cfg.log_every == 0 or b == spe - 1:
                 now = time.perf_counter()
-                speed = count * self.images_per_step / (now - interval_start)
-                row = {k: v / count for k, v in sums.items()}
+                speed = timed_steps * self.images_per_step / (now - interval_start)
+                row = {k: v / self.interval["count"] for k, v in sums.items()}
                 self.run.append_history({"step": self.step, "epoch": epoch, **row,
                                          "images_per_sec": speed, "wall_time": self._wall()})
                 progbar.update(b + 1, [("d_loss", row["d_loss"]), ("g_loss", row["g_loss"]),
                                        ("img/s", speed)])
-                sums, count, interval_start = {}, 0, now
+                if self.tensorboard:
+                    self.tensorboard.scalars(self.step, {
+                        "loss/d": row["d_loss"], "loss/g": row["g_loss"],
+                        "accuracy/d_real": row["d_acc_real"], "accuracy/d_fake": row["d_acc_fake"],
+                        "speed/images_per_sec": speed})
+                self._check_collapse(row)
+                self.interval = {"sums": {}, "count": 0}
+                timed_steps, interval_start = 0, now
             if self.step % cfg.checkpoint_every == 0:
                 self.save_checkpoint()
+            self._stop_if_interrupted()
 
     @functools.cached_property
     def evaluator(self):
@@ -228,12 +324,20 @@ class Trainer:
 
         row = flat_row(self.evaluator.score(self.sampler))
         self.run.append_metrics({"step": self.step, "epoch": epoch, **row})
+        if self.tensorboard:
+            self.tensorboard.scalars(self.step, {f"metrics/{k}": v for k, v in row.items()})
         plot_metrics(self.run.read_metrics(), self.run.metrics_plot,
                      title=f"{self.run.path.name}: metrics on {self.config.eval_samples} samples")
         log.info("epoch %d metrics: %s", epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
 
     def _end_epoch(self, epoch):
-        save_grid(self.run.sample_grid(epoch), self.samples(), columns=8)
+        # Before anything is drawn or saved from them: a NaN that no loss shows (say in
+        # BatchNorm's moving statistics, unused in training) stops the run here.
+        check_finite(self._weight_groups(), f"ending epoch {epoch} at step {self.step}")
+        samples = self.samples()
+        save_grid(self.run.sample_grid(epoch), samples, columns=8)
+        if self.tensorboard:
+            self.tensorboard.image(self.step, "samples", image_grid(samples, columns=8))
         plot_losses(self.run.read_history(), self.run.loss_curves,
                     title=f"{self.run.path.name}: {self.config.resolution}x"
                           f"{self.config.resolution}, {self.config.loss}")
@@ -243,7 +347,31 @@ class Trainer:
         if self.config.eval_every and epoch % self.config.eval_every == 0:
             self.evaluate(epoch)
         self.save_checkpoint()
+        if self.tensorboard:
+            self.tensorboard.flush()
         log.info("epoch %d/%d done at step %d", epoch, self.config.epochs, self.step)
+
+
+@contextlib.contextmanager
+def _interrupts_between_steps():
+    """Ctrl-C (SIGINT) takes effect between steps, where the weights, the step counter and
+    the random state agree, so the checkpoint saved on the way out resumes exactly. Yields
+    a function that says whether Ctrl-C was pressed; a second Ctrl-C interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    pressed = []
+
+    def handler(signum, frame):
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(signum)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def train(run_dir, **settings):

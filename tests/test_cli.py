@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -25,15 +28,68 @@ def test_bad_arguments_get_one_line_and_exit_2(capsys, argv, fragment):
     assert code == 2 and len(lines) == 1 and fragment in lines[0], lines
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["train", "--data", "/no/such/folder"], "data path does not exist: /no/such/folder"),
-    (["generate", "--generator", "missing.keras"], "generator file not found: missing.keras"),
-    (["generate", "--generator", "pretrained:celeba99"], "no shipped generator named 'celeba99'"),
-    (["train", "--resume", "/no/such/run"], "not a run folder"),
-])
-def test_bad_input_gets_one_line_and_exit_1(capsys, argv, fragment):
-    code, lines = run_cli(capsys, *argv)
-    assert code == 1 and len(lines) == 1 and fragment in lines[0], lines
+TINY = ["--resolution", "32", "--base-channels", "4", "--latent-dim", "8", "--batch-size", "16",
+        "--synthetic-size", "32", "--quiet"]
+
+
+def bad_inputs(tmp):
+    """(argv, the error line) for each way the CLI's input can be wrong: exit code 2."""
+    (tmp / "empty").mkdir()
+    (tmp / "broken").mkdir()
+    (tmp / "broken" / "a.jpg").write_bytes(b"not a jpeg")
+    (tmp / "notes.txt").write_text("not images")
+    (tmp / "unfinished").mkdir()
+    (tmp / "unfinished" / "config.json").write_text('{"config": {}}')
+    return [
+        (["train", "--data", "/no/such/folder"], "data path does not exist: /no/such/folder"),
+        (["train", "--data", tmp / "notes.txt"], f"not a zip file or folder of images: {tmp / 'notes.txt'}"),
+        (["train", "--data", tmp / "empty"], f"no .jpg/.jpeg/.png images found in {tmp / 'empty'}"),
+        (["train", "--data", tmp / "broken", "--out", tmp / "r1"],
+         f"none of the 1 images in {tmp / 'broken'} could be read"),
+        (["train", *TINY, "--batch-size", "64", "--out", tmp / "r2"],
+         "32 training images (32 less 0 held out) are fewer than one step of 1 x 64"),
+        (["train", *TINY, "--devices", "2", "--out", tmp / "r3"], "--devices 2 needs the jax backend"),
+        (["train", *TINY, "--step", "fused", "--augment", "color", "--out", tmp / "r4"],
+         "the fused step has no DiffAugment; use the combined-model step"),
+        (["train", *TINY, "--out", tmp / "unfinished"],
+         f"{tmp / 'unfinished'} already holds a run; resume it with --resume"),
+        (["train", "--resume", "/no/such/run"], "not a run folder (no config.json): /no/such/run"),
+        (["generate", "--generator", "missing.keras"], "generator file not found: missing.keras"),
+        (["generate", "--generator", "pretrained:celeba99"], "no shipped generator named 'celeba99'"),
+        (["figures", "--run", tmp / "unfinished"],
+         f"{tmp / 'unfinished'} has no final generator.keras yet (still training?)"),
+        (["export", "--run", tmp / "unfinished", "--name", "x"],
+         f"{tmp / 'unfinished'} has no final generator.keras to export"),
+        (["evaluate", "--generator", "pretrained:celeba64"],
+         "evaluate --generator needs --data (the real images to compare with)"),
+    ]
+
+
+def test_bad_input_gets_one_line_and_exit_2(tmp_path, capsys):
+    """One error line, last; any line before it is facegan's own progress, not a traceback."""
+    for argv, fragment in bad_inputs(tmp_path):
+        code, lines = run_cli(capsys, *map(str, argv))
+        errors = [line for line in lines if ": error: " in line or "Traceback" in line]
+        assert code == 2 and errors == lines[-1:], (argv, lines)
+        assert lines[-1].startswith(f"facegan {argv[0]}: error: ") and fragment in lines[-1], lines
+
+
+def test_a_failed_write_exits_1_with_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    code, lines = run_cli(capsys, "generate", "--generator", "pretrained:celeba64", "--n", "4",
+                          "--out", str(tmp_path / "file" / "grid.png"))
+    assert code == 1 and lines == [f"facegan generate: error: {tmp_path / 'file'}: File exists"]
+
+
+def test_a_missing_backend_exits_2_with_how_to_install_it():
+    script = ("import sys; sys.modules['torch'] = None\n"  # as if PyTorch were not installed
+              "from facegan.cli import main\n"
+              "sys.exit(main(['--backend', 'torch', 'generate', '--generator', 'x.keras']))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("facegan generate: error: the Keras backend 'torch' is not "
+                                  "installed (")
+    assert done.stderr.rstrip().endswith("; pip install torch")
 
 
 def test_every_verb_has_help(capsys):

@@ -1,0 +1,53 @@
+"""Start Keras's backend without its start-up noise on the console.
+
+TensorFlow prints oneDNN, CUDA-driver and cuInit notices from C++ when it is imported and
+when it first creates its devices ("failed call to cuInit: UNKNOWN ERROR (303)" on a
+machine without a GPU reads like a failure), and TF_CPP_MIN_LOG_LEVEL does not silence all
+of them; JAX warns through Python logging when it looks for accelerators. So the CLI
+imports Keras and creates the backend's devices once, with the process's stderr (file
+descriptor 2, which C++ writes to) sent to a buffer, and keeps the text for the run's log.
+"""
+
+import os
+import sys
+import tempfile
+
+BACKENDS = ("tensorflow", "jax", "torch")
+INSTALL = {"tensorflow": "tensorflow", "jax": "'jax[cpu]' (or jax[cuda12])", "torch": "torch"}
+
+startup_messages = ""  # what the backend printed while starting, for log files
+
+
+def start(backend=None):
+    """Import Keras on `backend` (default: $KERAS_BACKEND, else tensorflow) quietly.
+
+    Returns the backend's name; its start-up output is kept in `startup_messages`.
+    """
+    global startup_messages
+    from facegan.errors import FaceganError
+
+    if backend:
+        os.environ["KERAS_BACKEND"] = backend
+    name = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if "keras" in sys.modules:  # already started (a notebook, a test): nothing to hide
+        return sys.modules["keras"].backend.backend()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as buffer:
+        os.dup2(buffer.fileno(), 2)
+        try:
+            import keras
+
+            keras.ops.convert_to_numpy(keras.ops.zeros(1))  # creates the devices
+        except ImportError as error:
+            missing = INSTALL.get(name, name)
+            raise FaceganError(f"the Keras backend {name!r} is not installed ({error}); "
+                               f"pip install {missing}") from None
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            buffer.seek(0)
+            startup_messages = buffer.read().decode(errors="replace")
+    return keras.backend.backend()
