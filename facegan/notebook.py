@@ -1,7 +1,48 @@
-"""Helpers that keep the notebooks' cells short: where outputs go, which accelerator Keras
-found, and a live view of training (the newest sample grid and the loss curves)."""
+"""Helpers that keep the notebooks' cells short: which Keras backend to run, where outputs
+go, which accelerator Keras found, and a live view of training (the newest sample grid and
+the loss curves). Importing this module does not import Keras: the backend is chosen first."""
 
+import importlib.util
+import os
+import sys
 from pathlib import Path
+
+# JAX's accelerator plugins: with one installed, JAX may see a GPU or TPU.
+JAX_ACCELERATOR_PLUGINS = ("jax_cuda12_plugin", "jax_cuda13_plugin", "libtpu")
+
+
+def fastest_backend():
+    """(backend, why) for training here, from the README's measurements: JAX where it sees
+    a GPU or TPU (2 to 4 times the others' rate on an H100), else TensorFlow (the fastest
+    on CPUs with TensorFlow 2.21), else PyTorch. JAX is imported only when an accelerator
+    plugin is installed."""
+    if any(importlib.util.find_spec(plugin) for plugin in JAX_ACCELERATOR_PLUGINS):
+        import jax
+
+        try:
+            accelerators = sorted({d.platform for d in jax.devices()} - {"cpu"})
+        except RuntimeError:  # a plugin that cannot start: no usable accelerator
+            accelerators = []
+        if accelerators:
+            return "jax", f"the fastest on accelerators; JAX sees {', '.join(accelerators)}"
+    if importlib.util.find_spec("tensorflow"):
+        return "tensorflow", "no accelerator for JAX here; TensorFlow is the fastest on CPUs"
+    return "torch", "no accelerator for JAX and no TensorFlow here"
+
+
+def choose_backend(backend=None):
+    """Set Keras's backend before Keras is imported: `backend`, or the fastest here when it
+    is None. Prints the choice and why, and returns the backend Keras will run."""
+    why = "set by the backend parameter"
+    if not backend:
+        backend, why = fastest_backend()
+    if "keras" in sys.modules and sys.modules["keras"].backend.backend() != backend:
+        running = sys.modules["keras"].backend.backend()
+        print(f"Keras already runs on {running} in this kernel: restart it to use {backend}")
+        return running
+    os.environ["KERAS_BACKEND"] = backend
+    print(f"Keras backend: {backend} ({why})")
+    return backend
 
 
 def output_folders(output_dir):

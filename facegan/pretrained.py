@@ -2,21 +2,35 @@
 
 Each is `pretrained/NAME.keras` (float16 weights where that keeps it small) with a card
 `pretrained/NAME.json`: data, resolution, epochs, images seen, backend, settings, metrics.
+A checkout keeps them in `pretrained/` beside the package; a wheel (`pip install .` or
+`pip install git+URL`) carries them inside it, as `facegan/shipped/`.
 """
 
 import json
 import os
 from pathlib import Path
 
+from facegan import REPOSITORY
 from facegan.errors import FaceganError
 
-PRETRAINED_DIR = Path(os.environ.get("FACEGAN_PRETRAINED",
-                                     Path(__file__).resolve().parent.parent / "pretrained"))
+
+def _shipped_dir():
+    """$FACEGAN_PRETRAINED, else the copy inside an installed wheel, else the checkout's."""
+    if "FACEGAN_PRETRAINED" in os.environ:
+        return Path(os.environ["FACEGAN_PRETRAINED"])
+    installed = Path(__file__).resolve().parent / "shipped"
+    checkout = Path(__file__).resolve().parent.parent / "pretrained"
+    return installed if installed.is_dir() else checkout
+
+
+PRETRAINED_DIR = _shipped_dir()
 
 
 def available():
-    """Names of the shipped generators present on disk."""
-    return sorted(p.stem for p in PRETRAINED_DIR.glob("*.keras"))
+    """Names of the shipped generators present on disk (not the attribute classifier, whose
+    card says `"kind": "attribute_classifier"`)."""
+    return sorted(p.stem for p in PRETRAINED_DIR.glob("*.keras")
+                  if card(p.stem).get("kind") != "attribute_classifier")
 
 
 def card(name):
@@ -30,7 +44,9 @@ def path(name):
     if not file.is_file():
         raise FaceganError(
             f"no shipped generator named {name!r} in {PRETRAINED_DIR} (have: "
-            f"{', '.join(available()) or 'none'}); train one with `python -m facegan train`")
+            f"{', '.join(available()) or 'none'}); install facegan with them (pip install "
+            f"git+{REPOSITORY}), set $FACEGAN_PRETRAINED to a folder of NAME.keras files, "
+            f"or train one with `python -m facegan train`")
     return file
 
 
