@@ -25,7 +25,7 @@ browser:
 	else echo "no chromium and no root apt-get: tests/test_app_browser.py will be skipped"; fi
 
 test: install browser
-	$(PY) -m pytest -q --durations=10
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10
 
 clean:
 	rm -rf $(VENV) runs

@@ -20,6 +20,7 @@ import streamlit as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from facegan import pretrained  # noqa: E402
+from facegan.directions import Directions, shipped_path  # noqa: E402
 from facegan.errors import FaceganError  # noqa: E402
 from facegan.plots import image_grid  # noqa: E402
 from facegan.sampling import generate, interpolate, latents  # noqa: E402
@@ -31,6 +32,8 @@ GENERATORS = {  # name -> (label, caption)
 MAX_FACES = 64
 MAX_SEED = 2**31 - 1
 MAX_FRAMES = 48
+ATTRIBUTES = ("Smiling", "Male", "Young", "Eyeglasses", "Blond_Hair")  # sliders, when fitted
+MAX_STRENGTH = 3.0  # latent standard deviations along a direction
 GIF_FRAME_MS = 80
 PAGE_WIDTH = 704  # Streamlit's centred column, in CSS pixels
 
@@ -45,12 +48,27 @@ def load_generator(name, file, modified):
     return generator
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def load_directions(file, modified):
+    """The generator's attribute directions; `modified` keys the cache, as for generators."""
+    return Directions.load(file)
+
+
+def directions_key(name):
+    """(file, modification time) of the directions beside generator `name`; time 0: none."""
+    file = shipped_path(name)
+    return str(file), file.stat().st_mtime_ns if file.is_file() else 0
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
-def make_faces(model_key, seed, count):
-    """uint8 faces (count, R, R, 3) for a seed, their grid as a PNG, and the seconds
+def make_faces(model_key, seed, count, edits=(), edits_key=None):
+    """uint8 faces (count, R, R, 3) for a seed, moved by `edits` ((attribute, strength)
+    pairs) along the directions of `edits_key`, their grid as a PNG, and the seconds
     `generate` took. Cached so that moving any other widget does not make them again."""
     generator = load_generator(*model_key)
     z = latents(count, generator.input_shape[-1], seed)
+    for attribute, strength in edits:
+        z = z + np.float32(strength) * load_directions(*edits_key)[attribute]
     start = time.perf_counter()
     faces = generate(generator, z)
     seconds = time.perf_counter() - start
@@ -136,6 +154,31 @@ with st.sidebar.expander("How it was trained"):
     st.json(pretrained.card(name) or {"card": f"no {name}.json next to the generator"})
 st.sidebar.caption(f"Keras backend: {keras.backend.backend()}")
 
+# Sidebar: attribute sliders, which move every face of the grid along a latent direction.
+st.sidebar.subheader("Attributes")
+edits_key, edits, directions = directions_key(name), (), None
+if edits_key[1]:
+    try:
+        directions = load_directions(*edits_key)
+        if directions.vectors.shape[1] != generator.input_shape[-1]:
+            raise FaceganError(f"{edits_key[0]} holds directions for another generator "
+                               f"({directions.vectors.shape[1]}-d latents)")
+    except FaceganError as error:
+        st.sidebar.warning(str(error))
+        directions = None
+else:
+    st.sidebar.caption(f"No attribute directions for `{name}` (`{name}.directions.npz`); "
+                       f"fit them with `python -m facegan attributes directions "
+                       f"--generator pretrained:{name} --out {shipped_path(name)}`.")
+if directions is not None:
+    for attribute in (a for a in ATTRIBUTES if a in directions.names):
+        strength = st.sidebar.slider(attribute.replace("_", " "), -MAX_STRENGTH, MAX_STRENGTH,
+                                     0.0, 0.5, key=f"attribute_{attribute}")
+        edits += ((attribute, strength),) if strength else ()
+    st.sidebar.caption(f"Each slider moves the grid's faces along a direction in latent space "
+                       f"(in standard deviations), fitted on {directions.samples:,} faces "
+                       f"labelled by the attribute classifier.")
+
 # The grid: a seed and a count.
 left, right = st.columns(2)
 seed = left.number_input("Seed", 0, MAX_SEED, step=1, key="seed",
@@ -143,10 +186,11 @@ seed = left.number_input("Seed", 0, MAX_SEED, step=1, key="seed",
 count = right.slider("Faces", 1, MAX_FACES, key="count")
 st.button("New random faces", on_click=new_seed, type="primary")
 
-faces, grid, seconds = make_faces(model_key, seed, count)
+faces, grid, seconds = make_faces(model_key, seed, count, edits, edits_key)
 st.image(grid, width=display_width(grid), output_format="PNG")  # else JPEG
+edited = ", ".join(f"{a.replace('_', ' ')} {s:+.1f}" for a, s in edits)
 st.caption(f"{count} faces at {resolution}×{resolution} from seed {seed}, generated in "
-           f"{seconds * 1000:.0f} ms on the CPU.")
+           f"{seconds * 1000:.0f} ms on the CPU." + (f" Edited: {edited}." if edits else ""))
 
 # Downloads: any one face, all of them (zipped only when clicked), or the grid.
 stem = f"{name}_seed{seed}"

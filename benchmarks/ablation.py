@@ -1,7 +1,7 @@
 """The GAN-variant ablation (issue 8): the BCE DCGAN baseline, each option alone, and the
 best combination, trained on the same data for the same number of images with the same
-seed, then scored by facegan.evaluate (face rate, diversity, memorisation; FID and KID
-when the Inception weights are present).
+seed, then scored by facegan.evaluate (face rate, diversity, memorisation; FID, KID,
+precision and recall when torch-fidelity's Inception weights are on disk).
 
 Protocol: every configuration shows D `epochs` passes over the training images (holdout
 kept out), seed 0, Adam(lr, beta_1=0.5), one process, configurations one after another.

@@ -1,4 +1,4 @@
-"""`python -m facegan VERB`: train, generate, figures, export, evaluate, demo.
+"""`python -m facegan VERB`: train, generate, figures, export, evaluate, demo, attributes, edit.
 
 Every error is one line on stderr and an exit code (EXIT_CODES), never a traceback.
 """
@@ -179,6 +179,56 @@ def build_parser():
     demo.add_argument("--seed", type=_seed, default=0)
     demo.add_argument("--gallery-dir", type=Path, default=Path("generated_images"))
 
+    attributes = verbs.add_parser("attributes", help="CelebA's 40 attributes: train and ship "
+                                  "the classifier, fit a generator's latent directions")
+    tasks = attributes.add_subparsers(dest="task", required=True, parser_class=_Parser)
+    classify = tasks.add_parser("train", help="train the attribute classifier into a run folder")
+    classify.add_argument("--data", required=True, help="CelebA's img_align_celeba.zip or folder")
+    classify.add_argument("--labels", help="list_attr_celeba.txt or .csv (default: beside --data)")
+    classify.add_argument("--holdout", type=_count, default=1000,
+                          help="the last N images: never trained on, scored at the end")
+    classify.add_argument("--epochs", type=_positive_int, default=10)
+    classify.add_argument("--batch-size", type=_positive_int, default=64)
+    classify.add_argument("--seed", type=_seed, default=0)
+    classify.add_argument("--cache-dir", help="decoded-image cache (default ~/.cache/facegan)")
+    classify.add_argument("--out", type=Path, help="run folder (default runs/DATE-TIME-attributes)")
+    classify.add_argument("--quiet", action="store_true", help="no progress bar")
+    ship = tasks.add_parser("export", help="ship a trained classifier in pretrained/ with its card")
+    ship.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
+    ship.add_argument("--name", default="attributes64")
+    fit = tasks.add_parser("directions", help="fit every attribute's direction in a generator's "
+                           "latent space")
+    fit.add_argument("--generator", required=True, help="a .keras file, or pretrained:NAME")
+    fit.add_argument("--classifier", default="pretrained:attributes64",
+                     help="a .keras file, or pretrained:NAME")
+    fit.add_argument("--samples", type=_positive_int, default=10000,
+                     help="latents to sample and label")
+    fit.add_argument("--method", choices=("logistic", "mean"), default="logistic",
+                     help="logistic regression on z, or the difference of class means")
+    fit.add_argument("--seed", type=_seed, default=0)
+    fit.add_argument("--out", type=Path, required=True, help="the .npz to write (the app "
+                     "reads pretrained/NAME.directions.npz)")
+
+    edit = verbs.add_parser("edit", help="move faces along an attribute's latent direction: "
+                            "a grid, rows faces, columns steps")
+    edit.add_argument("--generator", required=True, help="a .keras file, or pretrained:NAME")
+    edit.add_argument("--attribute", required=True, help="e.g. Smiling, Male, Young, Eyeglasses")
+    edit.add_argument("--strength", type=_positive, default=3.0,
+                      help="the last column's distance from the face, in latent standard "
+                           "deviations (the first column goes as far the other way)")
+    edit.add_argument("--n", type=_positive_int, default=6, help="faces (rows)")
+    edit.add_argument("--steps", type=_ranged(int, lambda v: v >= 2, "an integer >= 2"),
+                      default=7, help="columns")
+    edit.add_argument("--seed", type=_seed, default=0)
+    edit.add_argument("--out", type=Path, default=Path("generated_images/edit.png"))
+    edit.add_argument("--directions", type=Path, metavar="NPZ",
+                      help="directions from `attributes directions` (default: the shipped "
+                           "generator's, else fitted now)")
+    edit.add_argument("--classifier", default="pretrained:attributes64")
+    edit.add_argument("--samples", type=_positive_int, default=5000,
+                      help="latents to fit the direction on when none is saved")
+    edit.add_argument("--keep", default="", metavar="A,B",
+                      help="attributes to hold: the direction less its components along theirs")
     return parser
 
 
@@ -303,8 +353,70 @@ def _demo(args):
     print(f"run folder: {run}\n  samples: {run}/samples\n  losses:  {run}/loss_curves.png")
 
 
+def _attributes(args):
+    from facegan import attribute_classifier as C
+
+    if args.task == "train":
+        data = args.data if args.data == "synthetic" else str(Path(args.data).resolve())
+        labels = str(Path(args.labels).resolve()) if args.labels else None
+        config = C.ClassifierConfig(data=data, labels=labels, holdout=args.holdout,
+                                    epochs=args.epochs, batch_size=args.batch_size,
+                                    seed=args.seed, cache_dir=args.cache_dir)
+        run = C.train_classifier(config, args.out or _timestamped("attributes"),
+                                 verbose=0 if args.quiet else 1)
+        print(f"run folder: {run}\n  held-out accuracy table: {run / 'accuracy.csv'}")
+    elif args.task == "export":
+        print(f"wrote {C.export_classifier(args.run, args.name)}")
+    else:
+        from facegan.directions import fit_generator_directions
+        from facegan.pretrained import load_named_or_file
+
+        generator = load_named_or_file(args.generator)
+        directions = fit_generator_directions(generator, C.load_classifier(args.classifier),
+                                              args.samples, args.seed, args.method)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        print(directions.table().round(3).to_string())
+        print(f"wrote {directions.save(args.out)}")
+
+
+def _edit(args):
+    from facegan import directions as D
+    from facegan.attribute_classifier import load_classifier
+    from facegan.errors import FaceganError
+    from facegan.plots import save_grid
+    from facegan.pretrained import load_named_or_file
+    from facegan.sampling import latents
+
+    generator = load_named_or_file(args.generator)
+    classifier = load_classifier(args.classifier)
+    column = classifier.index(args.attribute)
+    saved = args.directions
+    if saved is None and args.generator.startswith("pretrained:"):
+        shipped = D.shipped_path(args.generator.split(":", 1)[1])
+        saved = shipped if shipped.is_file() else None
+    if saved:
+        directions = D.Directions.load(saved)
+    else:
+        print(f"no saved directions: fitting them on {args.samples} samples (save them with "
+              f"`facegan attributes directions`)")
+        directions = D.fit_generator_directions(generator, classifier, args.samples, args.seed)
+    if directions.vectors.shape[1] != generator.input_shape[-1]:
+        raise FaceganError(f"{saved} holds {directions.vectors.shape[1]}-d directions; the "
+                           f"generator takes {generator.input_shape[-1]}-d latents")
+    z = latents(args.n, generator.input_shape[-1], args.seed)
+    keep = [name.strip() for name in args.keep.split(",") if name.strip()]
+    direction = D.conditional(directions, args.attribute, keep)
+    faces, strengths = D.edit(generator, z, direction, args.strength, args.steps)
+    faces = faces.reshape(-1, *faces.shape[2:])
+    save_grid(args.out, faces, columns=args.steps)
+    measured = classifier.probabilities(faces)[:, column].reshape(args.n, args.steps).mean(0)
+    print(f"mean P({args.attribute}) by column: " + "  ".join(
+        f"{s:+.1f}: {p:.2f}" for s, p in zip(strengths, measured)))
+    print(f"wrote {args.out} ({args.n} faces x {args.steps} steps)")
+
+
 VERBS = {"train": _train, "generate": _generate, "figures": _figures, "export": _export,
-         "evaluate": _evaluate, "demo": _demo}
+         "evaluate": _evaluate, "demo": _demo, "attributes": _attributes, "edit": _edit}
 
 
 def main(argv=None):

@@ -131,25 +131,32 @@ def prepare(path, resolution, cache_dir=None, workers=None):
     partial = cache_file.with_suffix(".partial.npy")
     out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8,
                                     shape=(len(names), resolution, resolution, 3))
-    skipped, upscaled, kept = Counter(), 0, 0
-    for array, info in _decoded(path, names, resolution, workers or os.cpu_count() or 1):
+    skipped, upscaled, kept = Counter(), 0, []
+    decoded = _decoded(path, names, resolution, workers or os.cpu_count() or 1)
+    for name, (array, info) in zip(names, decoded):
         if array is None:
             skipped[info] += 1
             continue
-        out[kept] = array
-        kept += 1
+        out[len(kept)] = array
+        kept.append(name)
         upscaled += info
     out.flush()
     del out
-    if kept == 0:
+    if not kept:
         partial.unlink()
         raise DataError(f"none of the {len(names)} images in {path} could be read")
-    if kept < len(names):
-        _truncate(partial, kept)
+    if len(kept) < len(names):
+        _truncate(partial, len(kept))
+    names_file(cache_file).write_text("\n".join(kept) + "\n")  # row i's image, for labels
     os.replace(partial, cache_file)  # atomic: an interrupted run never leaves a half cache
     log.info("prepared %d images; skipped %d unreadable %s; upscaled %d smaller than %d px",
-             kept, sum(skipped.values()), dict(skipped), upscaled, resolution)
+             len(kept), sum(skipped.values()), dict(skipped), upscaled, resolution)
     return CachedImages(cache_file)
+
+
+def names_file(cache_file):
+    """The text file beside a cache that names the image behind each of its rows."""
+    return Path(cache_file).with_suffix(".names.txt")
 
 
 def _truncate(npy_path, rows):
@@ -177,6 +184,13 @@ class CachedImages:
 
     def __len__(self):
         return self.shape[0]
+
+    @property
+    def names(self):
+        """The image name of each row (skipped files leave no row), or None for a cache made
+        before the names were recorded."""
+        file = names_file(self.path)
+        return file.read_text().splitlines() if file.exists() else None
 
     def __getitem__(self, indices):
         if isinstance(indices, (int, np.integer)):

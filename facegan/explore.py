@@ -1,11 +1,11 @@
 """Looking at a face dataset before training on it: raw images, their sizes, what the
-preprocessing does, pixel statistics, the mean face and CelebA's 40 binary attributes.
+preprocessing does, pixel statistics, the mean face and CelebA's 40 binary attributes
+(read by `facegan.attributes`, plotted here).
 
 Everything streams over the uint8 cache in chunks, so it works on all 202,599 CelebA images
 as well as on the project's synthetic faces.
 """
 
-import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -14,11 +14,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from facegan.data import DataError, _Reader, list_images, preprocess
+from facegan.data import _Reader, list_images, preprocess
 from facegan.plots import save_figure
 from facegan.synthetic import draw_face
-
-ATTRIBUTE_FILES = ("list_attr_celeba.txt", "list_attr_celeba.csv")
 
 
 def raw_images(data, n=25, seed=0):
@@ -124,45 +122,6 @@ def mean_face(images):
     for batch in _chunks(images):
         total += batch.sum(axis=0, dtype=np.float64)
     return np.rint(total / len(images)).astype(np.uint8)
-
-
-def find_attributes(data):
-    """CelebA's attribute file beside the zip or in/above the image folder, or None."""
-    if data == "synthetic":
-        return None
-    data = Path(data)
-    folders = [data.parent] if data.is_file() else [data, data.parent]
-    for folder in folders:
-        for name in ATTRIBUTE_FILES:
-            if (folder / name).is_file():
-                return folder / name
-    if data.is_file() and zipfile.is_zipfile(data):
-        with zipfile.ZipFile(data) as archive:
-            if any(Path(n).name in ATTRIBUTE_FILES for n in archive.namelist()):
-                raise DataError(f"extract {'/'.join(ATTRIBUTE_FILES)} from {data} next to it")
-    return None
-
-
-def read_attributes(path):
-    """CelebA's attributes as a boolean DataFrame indexed by image name, one column each.
-
-    Reads the original `list_attr_celeba.txt` (a count line, a line of 40 names, then one
-    `000001.jpg  1 -1 ...` row per image) and the `.csv` export (`image_id,5_o_Clock_Shadow,...`).
-    """
-    path = Path(path)
-    if path.suffix == ".csv":
-        table = pd.read_csv(path, index_col=0)
-    else:
-        with open(path) as f:
-            count = int(f.readline())
-            names = f.readline().split()
-            table = pd.read_csv(f, sep=r"\s+", header=None, names=["image"] + names,
-                                index_col=0)
-        if len(table) != count:
-            raise DataError(f"{path} announces {count} images but lists {len(table)}")
-    if not table.isin([-1, 1]).all().all():
-        raise DataError(f"{path}: attribute values must be -1 or 1")
-    return table == 1
 
 
 def plot_attribute_frequencies(attributes, path=None):

@@ -11,7 +11,7 @@ import numpy as np
 from facegan import pretrained
 from facegan.data import load_images
 from facegan.errors import FaceganError
-from facegan.metrics import pairwise_distances, pixel_features
+from facegan.metrics.pixels import pairwise_distances, pixel_features
 from facegan.plots import GRID_PADDING, image_grid, save_figure
 from facegan.runs import RunDir
 from facegan.sampling import generate, interpolate, latents, load_generator
@@ -115,7 +115,7 @@ def training_split(run_dir):
 
 def nearest_neighbours(images, training, chunk=2048):
     """(index, distance) of each image's nearest training image, in the pixel space of
-    `facegan.metrics` (32x32, RMS distance), streaming the training set in chunks."""
+    `facegan.metrics.pixels` (32x32, RMS distance), streaming the training set in chunks."""
     queries = pixel_features(images)
     best = np.full(len(images), np.inf, np.float32)
     index = np.zeros(len(images), np.int64)

@@ -12,6 +12,7 @@ import pytest  # noqa: E402
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("FACEGAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no cached Inception weights: no FID
 
 
 @pytest.fixture

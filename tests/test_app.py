@@ -17,20 +17,26 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest, app_test
 
 from facegan import pretrained
+from facegan.directions import Directions, shipped_path
 from facegan.networks import build_generator
 from facegan.plots import image_grid
 from facegan.sampling import generate, latents
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 CARD = {"data": "synthetic", "resolution": 64, "epochs": 1, "backend": "tensorflow"}
+DIRECTIONS = ("Smiling", "Male", "Young", "Eyeglasses", "Blond_Hair", "Bald")
 
 
 @pytest.fixture(scope="module")
 def generator_dir(tmp_path_factory):
-    """A folder with a tiny, untrained `celeba64` generator and its card."""
+    """A folder with a tiny, untrained `celeba64` generator, its card and random attribute
+    directions (one more than the page has sliders for)."""
     folder = tmp_path_factory.mktemp("pretrained")
     build_generator(64, base_channels=4).save(folder / "celeba64.keras")
     (folder / "celeba64.json").write_text(json.dumps(CARD))
+    vectors = np.random.default_rng(0).standard_normal((6, 100)).astype(np.float32)
+    Directions(DIRECTIONS, vectors / np.linalg.norm(vectors, axis=1, keepdims=True),
+               np.ones(6), np.full(6, 0.5), "logistic", 1000).save(shipped_path("celeba64", folder))
     return folder
 
 
@@ -173,4 +179,35 @@ def test_other_size_missing_and_unreadable_file(tmp_path, generator_dir, use_gen
     use_generators(tmp_path)
     page = AppTest.from_file(APP, default_timeout=60).run()
     assert not page.exception
-    assert page.warning[0].value.startswith("cannot load a generator from ")
+    assert page.warning[0].value.endswith("celeba64.keras is not a .keras file (truncated or "
+                                          "corrupt: not a zip archive)")
+
+
+def test_attribute_sliders_move_every_face_along_its_direction(page, media, generator_dir):
+    sliders = [s for s in page.sidebar.slider if s.key.startswith("attribute_")]
+    assert [s.label for s in sliders] == ["Smiling", "Male", "Young", "Eyeglasses", "Blond Hair"]
+    assert all((s.min, s.max, s.value) == (-3.0, 3.0, 0.0) for s in sliders)  # no Bald slider
+    page.slider(key="count").set_value(4)
+    page.slider(key="attribute_Smiling").set_value(1.5)
+    page.slider(key="attribute_Male").set_value(-1.0).run()
+    directions = Directions.load(shipped_path("celeba64", generator_dir))
+    z = latents(4, 100, 0)
+    z = z + np.float32(1.5) * directions["Smiling"]
+    z = z + np.float32(-1.0) * directions["Male"]
+    generator = pretrained.load("celeba64")
+    assert np.array_equal(decode(media(page.image[0])), image_grid(generate(generator, z)))
+    assert page.caption[0].value.endswith("Edited: Smiling +1.5, Male -1.0.")
+
+    page.slider(key="attribute_Smiling").set_value(0.0)
+    page.slider(key="attribute_Male").set_value(0.0).run()  # back to the unedited faces
+    assert np.array_equal(decode(media(page.image[0])), image_grid(expected_faces(generator_dir, 0, 4)))
+
+
+def test_without_directions_the_page_says_how_to_fit_them(tmp_path, generator_dir, use_generators):
+    (tmp_path / "celeba64.keras").write_bytes((generator_dir / "celeba64.keras").read_bytes())
+    use_generators(tmp_path)
+    page = AppTest.from_file(APP, default_timeout=60).run()
+    assert not page.exception and page.image
+    assert not [s for s in page.sidebar.slider if s.key.startswith("attribute_")]
+    assert any("python -m facegan attributes directions --generator pretrained:celeba64"
+               in caption.value for caption in page.sidebar.caption)

@@ -2,12 +2,14 @@
 
 The page must show the grid of faces as pixels on screen: the screenshot of the grid has
 the 8x8 tiles that image_grid lays out for 64 faces, and looks like the faces the tiny
-generator makes for seed 0 (not like another seed's, nor blank). The server and the browser
-are stopped whatever happens.
+generator makes for seed 0 (not like another seed's, nor blank), and moving the Smiling
+slider shows those faces moved along its direction. The server and the browser are stopped
+whatever happens.
 """
 
 import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -22,6 +24,7 @@ from PIL import Image
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 APP = Path(__file__).resolve().parent.parent / "app.py"
+ATTRIBUTES = ("Smiling", "Male", "Young", "Eyeglasses", "Blond_Hair")
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()),
@@ -29,18 +32,31 @@ pytestmark = pytest.mark.skipif(
            "them when run as root, or `apt-get install chromium chromium-driver`")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (requirements-dev.txt)")
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 GRID = '[data-testid="stMain"] [data-testid="stImage"] img'
 CAPTION = '[data-testid="stMain"] [data-testid="stCaptionContainer"]'
+SLIDER = '[data-testid="stSidebar"] .st-key-{} input[type="range"]'  # a widget by its key
 CHROMIUM_FLAGS = (  # root in a container, no display, no GPU, a closed network
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--no-first-run", "--force-device-scale-factor=1", "--window-size=1280,1600")
 
 
+def tiny_directions():
+    """Random unit directions for the page's attribute sliders."""
+    from facegan.directions import Directions
+
+    vectors = np.random.default_rng(0).standard_normal((len(ATTRIBUTES), 100)).astype(np.float32)
+    return Directions(ATTRIBUTES, vectors / np.linalg.norm(vectors, axis=1, keepdims=True),
+                      np.ones(len(ATTRIBUTES)), np.full(len(ATTRIBUTES), 0.5), "logistic", 1000)
+
+
 def tiny_generator(folder):
-    """An untrained 64x64 generator rescaled to unit gain, so faces have visible texture."""
+    """An untrained 64x64 generator rescaled to unit gain, so faces have visible texture,
+    and random directions for the page's attribute sliders."""
+    from facegan.directions import shipped_path
     from facegan.networks import build_generator
 
     generator = build_generator(64, base_channels=4)
@@ -51,6 +67,7 @@ def tiny_generator(folder):
             layer.kernel.assign(kernel / kernel.std() / np.sqrt(fan_in))
     folder.mkdir()
     generator.save(folder / "celeba64.keras")
+    tiny_directions().save(shipped_path("celeba64", folder))
     return generator
 
 
@@ -152,10 +169,11 @@ def test_page_renders_64_faces_and_new_ones(generator_and_url, browser):
 
     # The pixels on screen are seed 0's faces: seed 0's grid, scaled as the browser scales
     # it, is much closer to the screenshot than seed 1's.
-    def as_shown(seed):
-        grid = Image.fromarray(image_grid(generate(generator, latents(64, 100, seed))))
+    def as_shown(faces):
+        grid = Image.fromarray(image_grid(faces))
         return np.asarray(grid.resize(shot.shape[1::-1], Image.Resampling.BILINEAR), np.float32)
-    error, error_other = (np.abs(shot - as_shown(seed)).mean() for seed in (0, 1))
+    error, error_other = (np.abs(shot - as_shown(generate(generator, latents(64, 100, seed)))).mean()
+                          for seed in (0, 1))
     assert error < 0.5 * error_other, (error, error_other)
     caption = browser.find_element(By.CSS_SELECTOR, CAPTION).text
     assert caption.startswith("64 faces at 64×64 from seed 0, generated in "), caption
@@ -169,6 +187,24 @@ def test_page_renders_64_faces_and_new_ones(generator_and_url, browser):
     new_shot = screenshot(grid)
     assert tiles(new_shot) == (rows, columns)
     assert np.abs(new_shot.astype(int) - shot).mean() > 3, "new faces look like the old ones"
+
+    # The Smiling slider (keyboard: 6 steps of 0.5) moves every face along its direction.
+    seed = int(re.search(r"from seed (\d+),", browser.find_element(By.CSS_SELECTOR, CAPTION).text)[1])
+    old_src = grid.get_attribute("src")
+    thumb = browser.find_element(By.CSS_SELECTOR, SLIDER.format("attribute_Smiling"))
+    browser.execute_script("arguments[0].focus()", thumb)
+    thumb.send_keys(*[Keys.ARROW_RIGHT] * 6)
+    grid = WebDriverWait(browser, 30, poll_frequency=0.05).until(
+        lambda driver: "Smiling +3.0" in driver.find_element(By.CSS_SELECTOR, CAPTION).text
+        and rendered_grid(driver, not_src=old_src))
+    edited_shot = screenshot(grid)
+    z = latents(64, 100, seed)
+    edited_z = z + np.float32(3.0) * tiny_directions()["Smiling"]
+    error_edited, error_unedited = (np.abs(edited_shot - as_shown(faces)).mean() for faces in (
+        generate(generator, edited_z), generate(generator, z)))
+    assert error_edited < 0.7 * error_unedited, (error_edited, error_unedited)
+
     print(f"\nscreen vs seed 0: {error:.1f}, vs seed 1: {error_other:.1f} grey levels; first page "
           f"(cold server: imports, model load): {first_page_s:.2f} s; new random faces on screen: "
-          f"{new_faces_s:.2f} s; {browser.find_element(By.CSS_SELECTOR, CAPTION).text}")
+          f"{new_faces_s:.2f} s; Smiling +3 on screen vs edited faces: {error_edited:.1f}, vs "
+          f"unedited: {error_unedited:.1f}; {browser.find_element(By.CSS_SELECTOR, CAPTION).text}")

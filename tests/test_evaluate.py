@@ -7,10 +7,10 @@ import keras
 import numpy as np
 import pytest
 
-from facegan import evaluate as E
-from facegan import metrics as M
+from facegan import evaluate as E, pretrained
 from facegan.cli import main
 from facegan.errors import FaceganError
+from facegan.metrics import default_metrics, faces as F, inception_fidelity, pixels as P, reference
 from facegan.networks import build_generator
 from facegan.runs import RunDir
 from facegan.synthetic import synthetic_faces
@@ -22,11 +22,6 @@ LATENT = 8
 @pytest.fixture(scope="module")
 def faces():
     return synthetic_faces(360, 32, seed=0)  # 240 training faces, then 120 held out
-
-
-@pytest.fixture(autouse=True)
-def no_inception_weights(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no cached weights: no FID
 
 
 def collapsed_generator(seed=0):
@@ -62,11 +57,11 @@ def test_collapsed_generator_gets_low_diversity(faces):
     evaluator = E.Evaluator(faces, ["diversity", "face_rate"], n=120, holdout=120)
     collapsed = evaluator.score(collapsed_generator())
     assert collapsed["diversity"]["value"] < 0.05
-    assert collapsed["diversity"]["extractor"] == M.PIXEL_EXTRACTOR
+    assert collapsed["diversity"]["extractor"] == P.PIXEL_EXTRACTOR
     real = evaluator.score_images(faces[240:360])  # unseen real faces: as varied as the data
     assert 0.85 < real["diversity"]["value"] < 1.15
     assert real["face_rate"]["value"] > 0.3 and real["face_rate"]["real"] > 0.3
-    assert real["face_rate"]["extractor"] == M.FACE_DETECTOR
+    assert real["face_rate"]["extractor"] == F.FACE_DETECTOR
 
 
 def test_copying_generator_is_flagged_and_an_untrained_one_is_not(faces):
@@ -74,30 +69,75 @@ def test_copying_generator_is_flagged_and_an_untrained_one_is_not(faces):
     copier = evaluator.score(copying_generator(faces[:LATENT]))["memorisation"]
     assert copier["flagged"] and copier["value"] == 1.0
     untrained = evaluator.score(build_generator(32, LATENT, 4))["memorisation"]
-    assert not untrained["flagged"] and untrained["value"] < M.FLAG_FRACTION
-    assert copier["extractor"] == untrained["extractor"] == M.PIXEL_EXTRACTOR
+    assert not untrained["flagged"] and untrained["value"] < P.FLAG_FRACTION
+    assert copier["extractor"] == untrained["extractor"] == P.PIXEL_EXTRACTOR
 
 
-def test_fid_and_kid_through_the_evaluator(faces, monkeypatch):
-    """A tiny extractor (a fixed random projection of pixels) stands in for InceptionV3."""
+def projected(images, counter):
+    """A fixed random projection of pixels standing in for Inception; counts its images."""
+    counter.calls += len(images)
     projection = np.random.default_rng(0).standard_normal((32 * 32 * 3, 16)) / 50
+    return (np.asarray(images).reshape(len(images), -1) / 255 @ projection).astype(np.float32)
 
-    class TinyExtractor:
-        name = "random projection (test)"
 
-        def __init__(self, weights):
-            pass
+class TinyExtractor:
+    name = "random projection (test)"
+    calls = 0
 
-        def __call__(self, images):
-            return images.reshape(len(images), -1) / 255 @ projection
+    def __init__(self, weights):
+        self.fingerprint = f"tiny|{weights}"
 
-    monkeypatch.setattr(E, "InceptionExtractor", TinyExtractor)
-    evaluator = E.Evaluator(faces, ["fid", "kid"], n=120, holdout=120)
-    real = evaluator.score_images(faces[:120])  # drawn from the reference itself
+    def features(self, images):
+        return projected(images, TinyExtractor)
+
+
+class TinyReference(reference.Reference):
+    """torch-fidelity's metric functions in their worker, on projected pixels."""
+
+    name = "random projection (test)"
+    fingerprint = "tiny"
+    calls = 0
+
+    def __init__(self, weights):
+        self._start()
+
+    def features(self, images):
+        return projected(images, TinyReference)
+
+
+def test_inception_metrics_tell_fidelity_from_coverage(faces, monkeypatch):
+    if not reference.installed():
+        pytest.skip("torch-fidelity is not installed")
+    monkeypatch.setattr(inception_fidelity, "Reference", TinyReference)
+    evaluator = E.Evaluator(faces, ["fid", "kid", "precision", "recall"], n=120, holdout=120)
+    real = evaluator.score_images(faces[240:360])  # unseen faces of the same distribution
     collapsed = evaluator.score(collapsed_generator())
     assert collapsed["fid"]["value"] > 20 * real["fid"]["value"]
     assert collapsed["kid"]["value"] > 20 * abs(real["kid"]["value"])
-    assert real["kid"]["std"] > 0 and real["fid"]["extractor"] == TinyExtractor.name
+    assert real["kid"]["std"] > 0 and real["fid"]["extractor"] == TinyReference.name
+    assert real["precision"]["value"] > 0.8 and real["recall"]["value"] > 0.8
+    assert collapsed["precision"]["value"] < 0.1 and collapsed["recall"]["value"] < 0.1
+    # mode collapse onto real faces: every sample is faithful, most of the data is missed
+    four_faces = evaluator.score_images(np.tile(faces[:4], (30, 1, 1, 1)))
+    assert four_faces["precision"]["value"] == 1 and four_faces["recall"]["value"] < 0.25
+
+
+@pytest.fixture
+def tiny_extractor(monkeypatch):
+    monkeypatch.setattr(inception_fidelity, "Reference", TinyExtractor)
+    TinyExtractor.calls = 0
+    return TinyExtractor
+
+
+def test_real_inception_features_are_extracted_once(faces, tiny_extractor):
+    E.Evaluator(faces, ["fid"], n=100, holdout=120)
+    assert tiny_extractor.calls == 100
+    E.Evaluator(faces, ["fid", "kid"], n=100, holdout=120)  # a second evaluation, e.g. epoch 2
+    assert tiny_extractor.calls == 100
+    E.Evaluator(faces, ["fid"], n=100, holdout=120, seed=1)  # other real images
+    E.Evaluator(faces, ["fid"], n=100, holdout=120, inception_weights="other.pth")
+    E.Evaluator(faces[:, ::-1], ["fid"], n=100, holdout=120)  # another data set
+    assert tiny_extractor.calls == 400
 
 
 @pytest.mark.parametrize("metrics, settings, fragment", [
@@ -121,21 +161,34 @@ def test_generator_size_must_match_the_data(faces):
         evaluator.score_images(np.zeros((4, 64, 64, 3), np.uint8))
 
 
-def test_default_metrics_are_those_that_can_run_offline(tmp_path):
-    assert E.default_metrics(holdout=0) == E.default_metrics(holdout=99) == ["face_rate", "diversity"]
-    assert E.default_metrics(holdout=100) == ["face_rate", "diversity", "memorisation"]
-    weights = tmp_path / "inception.h5"
-    weights.write_bytes(b"")
-    assert E.default_metrics(0, str(weights))[-2:] == ["fid", "kid"]
+ATTRIBUTES = ["attribute_coverage", "attribute_fd"]  # with the shipped attribute classifier
 
+
+def test_default_metrics_are_those_that_can_run_offline(tmp_path, monkeypatch):
+    offline = ["face_rate", "diversity"]
+    assert default_metrics(holdout=0) == default_metrics(holdout=99) == offline + ATTRIBUTES
+    assert default_metrics(holdout=100) == offline + ["memorisation"] + ATTRIBUTES
+    weights = tmp_path / "inception.pth"
+    weights.write_bytes(b"")
+    monkeypatch.setattr(reference, "installed", lambda: True)  # as if torch-fidelity were
+    fidelity = ["fid", "kid", "precision", "recall"]
+    assert default_metrics(0, str(weights)) == fidelity + offline + ATTRIBUTES
+    assert default_metrics(0) == offline + ATTRIBUTES  # never a download by default
+    reference.hub_weights().parent.mkdir(parents=True)
+    reference.hub_weights().write_bytes(b"")  # where torch-fidelity's download lands
+    assert default_metrics(0)[:4] == fidelity
+    monkeypatch.setattr(reference, "installed", lambda: False)
+    assert default_metrics(0, str(weights)) == offline + ATTRIBUTES
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path / "nothing shipped")
+    assert default_metrics(0) == offline
 
 
 def test_face_rate_is_left_out_where_opencv_has_no_haar_cascade(monkeypatch):
-    monkeypatch.delattr(M.cv2, "CascadeClassifier")  # as in OpenCV 5.x
-    monkeypatch.setattr(M, "_cascade", M._cascade.__wrapped__)  # not the cached cascade
-    assert E.default_metrics(holdout=100) == ["diversity", "memorisation"]
+    monkeypatch.delattr(F.cv2, "CascadeClassifier")  # as in OpenCV 5.x
+    monkeypatch.setattr(F, "_cascade", F._cascade.__wrapped__)  # not the cached cascade
+    assert default_metrics(holdout=100) == ["diversity", "memorisation"] + ATTRIBUTES
     with pytest.raises(FaceganError, match=r"no Haar face cascade.*opencv-python-headless<5"):
-        M.detect_faces(np.zeros((1, 64, 64, 3), np.uint8))
+        F.detect_faces(np.zeros((1, 64, 64, 3), np.uint8))
 
 def test_evaluate_verb_prints_a_table_and_writes_json(tmp_path, faces, capsys):
     from PIL import Image
@@ -150,14 +203,14 @@ def test_evaluate_verb_prints_a_table_and_writes_json(tmp_path, faces, capsys):
     assert main(["evaluate", "--generator", str(generator), "--data", str(data), "--n", "60",
                  "--holdout", "100", "--json", str(out)]) == 0
     table = capsys.readouterr().out
-    assert "face_rate" in table and "memorisation" in table and M.PIXEL_EXTRACTOR in table
+    assert "face_rate" in table and "memorisation" in table and P.PIXEL_EXTRACTOR in table
     record = json.loads(out.read_text())
-    assert set(record["metrics"]) == {"face_rate", "diversity", "memorisation"}
+    assert set(record["metrics"]) == {"face_rate", "diversity", "memorisation", *ATTRIBUTES}
     assert all("extractor" in r for r in record["metrics"].values())
     assert record["n"] == 60 and record["holdout"] == 100
 
     assert main(["evaluate", "--generator", str(generator), "--data", str(data),
-                 "--metrics", "fid", "--inception-weights", str(tmp_path / "none.h5")]) == 1
+                 "--metrics", "fid", "--inception-weights", str(tmp_path / "none.pth")]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "Inception weights file not found" in lines[0]
 

@@ -1,16 +1,19 @@
 """Every notebook runs top to bottom in quick mode, on the CPU, as papermill runs it.
 
 Outputs go to a tmp folder (`output_dir`), never over the committed figures. A cell that
-raises fails the test; each test also checks the figures its notebook promises.
+raises fails the test; each test also checks the figures its notebook promises. Notebook 02
+runs in a stand-in for Colab (tests/colab_runtime.py), where it must install facegan itself.
 """
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from colab_runtime import KERNEL, make_runtime
 
 papermill = pytest.importorskip("papermill")
 
@@ -18,11 +21,12 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 BACKEND = "tensorflow"
 
 
-def execute(name, tmp_path, **parameters):
-    """Run notebook `name` in quick mode with the venv's kernel; return the executed notebook."""
+def execute(name, tmp_path, kernel_name="python3", cwd=NOTEBOOKS, **parameters):
+    """Run notebook `name` in quick mode (default: in the venv's kernel from notebooks/);
+    return the executed notebook."""
     out = tmp_path / name
     papermill.execute_notebook(
-        NOTEBOOKS / name, out, kernel_name="python3", cwd=str(NOTEBOOKS), progress_bar=False,
+        NOTEBOOKS / name, out, kernel_name=kernel_name, cwd=str(cwd), progress_bar=False,
         parameters={"quick": True, "backend": BACKEND, "output_dir": str(tmp_path), **parameters},
     )
     return nbformat.read(out, as_version=4)
@@ -89,13 +93,26 @@ def test_data_exploration_folder_with_attributes(tmp_path):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """Notebooks 02 and 03 run once in quick mode; their run folders feed the other tests."""
+    """Notebooks 02 (in the Colab stand-in) and 03 run once in quick mode; their run folders
+    feed the other tests."""
     folder = tmp_path_factory.mktemp("trained")
-    runs = {}
-    for name in ("02_train_64x64.ipynb", "03_train_128x128.ipynb"):
-        runs[name[:2]] = folder / f"run{name[:2]}"
-        execute(name, folder, run_dir=str(runs[name[:2]]))
+    runs = {number: folder / f"run{number}" for number in ("02", "03")}
+    jupyter_path, content = make_runtime(tmp_path_factory.mktemp("colab"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_PATH", str(jupyter_path))
+        execute("02_train_64x64.ipynb", folder, kernel_name=KERNEL, cwd=content, run_dir=str(runs["02"]))
+    execute("03_train_128x128.ipynb", folder, run_dir=str(runs["03"]))
     return folder, runs
+
+
+def test_training_notebook_installs_itself_on_colab(trained):
+    """02 ran where facegan was not installed, as on Colab: its first cell cloned the
+    repository and installed it into the running kernel, and every later cell ran."""
+    folder, _ = trained
+    output = text_output(nbformat.read(folder / "02_train_64x64.ipynb", as_version=4))
+    assert re.search(r"Cloned file://\S+/repository into \S+/content/facegan\n", output), output
+    assert re.search(r"Installed facegan [\d.]+ from \S+/content/facegan into this kernel", output)
+    assert "Keras backend: tensorflow (set by the backend parameter)" in output
 
 
 @pytest.mark.parametrize("number", ["02", "03"])
@@ -135,3 +152,25 @@ def test_results_gallery(trained, tmp_path, monkeypatch):
                  "figures/04_loss_curves_64.png", "figures/04_nearest_neighbours_64.png",
                  "figures/04_64_vs_128.png"):
         assert (tmp_path / file).is_file(), file
+
+
+def test_latent_space_with_a_labelled_folder(tmp_path):
+    """05 on the shipped celeba64 and attributes64, its real side read from a small
+    CelebA-like folder of synthetic faces with a label file."""
+    from PIL import Image
+
+    from facegan.synthetic import synthetic_faces
+
+    folder = tmp_path / "celeba" / "img_align_celeba"
+    folder.mkdir(parents=True)
+    for i, face in enumerate(synthetic_faces(40, 64, seed=5)):
+        Image.fromarray(face).resize((89, 109)).save(folder / f"{i + 1:06d}.jpg")
+    write_celeba_attributes(tmp_path / "celeba" / "list_attr_celeba.txt", 40)
+    notebook = execute("05_latent_space.ipynb", tmp_path, data=str(folder), holdout=10)
+    output = text_output(notebook)
+    assert "attribute coverage of 128 generated faces against 30 real training faces" in output
+    assert re.search(r"attribute FD: generated [\d.]+ \(128 faces\), held-out real [\d.]+ "
+                     r"\(10 faces\)", output), output
+    assert "(random direction)" in output and "result: {'Eyeglasses'" in output
+    for name in ("05_coverage", "05_edit_smiling", "05_edit_eyeglasses", "05_vector_arithmetic"):
+        assert (tmp_path / "figures" / f"{name}.png").is_file(), name

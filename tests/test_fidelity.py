@@ -1,0 +1,109 @@
+"""FID, KID, precision and recall are torch-fidelity's numbers for the same images.
+
+The reference extractor is built with random weights (the real ones cannot be downloaded
+here), saved in the library's own file format and loaded through `--inception-weights`, so
+the loading, layout, value range, resize and feature layer are all the real path's.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facegan.cli import main
+from facegan.errors import FaceganError
+from facegan.metrics import reference
+
+if not reference.installed():
+    pytest.skip("torch-fidelity is not installed (facegan's 'metrics' extra)",
+                allow_module_level=True)
+
+N = 8  # images per set: the 299x299 network costs about a second an image on 2 CPU cores
+LATENT = 16
+
+
+def face_mixing_generator(faces):
+    """A Keras 'generator' of plain layers whose samples are soft mixtures of `faces`,
+    dominated by one face each: samples unlike the real set, so precision is below 1."""
+    import keras
+
+    z = keras.Input((len(faces),))
+    weights = keras.layers.Softmax()(keras.layers.Rescaling(6.0)(z))
+    mixing = keras.layers.Dense(faces[0].size, use_bias=False)
+    x = keras.layers.Reshape(faces.shape[1:])(mixing(weights))
+    model = keras.Model(z, x)
+    mixing.set_weights([faces.reshape(len(faces), -1).astype("float32") / 127.5 - 1])
+    return model
+
+
+def test_evaluate_gives_torch_fidelity_numbers(tmp_path, capsys):
+    from PIL import Image
+
+    from facegan.data import load_images
+    from facegan.sampling import generate, latents
+    from facegan.synthetic import synthetic_faces
+
+    data = tmp_path / "faces"
+    data.mkdir()
+    for i, face in enumerate(synthetic_faces(N, 64, seed=0)):
+        Image.fromarray(face).save(data / f"{i:03d}.png")
+    noise = np.random.default_rng(1).normal(0, 24, (LATENT, 64, 64, 3))
+    table = np.clip(synthetic_faces(LATENT, 64, seed=1) + noise, 0, 255).astype(np.uint8)
+    generator = face_mixing_generator(table)
+    generator.save(tmp_path / "g.keras")
+
+    # the library's numbers, on the images facegan will score, in a process of its own
+    np.save(tmp_path / "generated.npy", generate(generator, latents(N, LATENT, seed=3)))
+    np.save(tmp_path / "real.npy", load_images(str(data), 64)[np.arange(N)])
+    weights = tmp_path / "random-inception.pth"
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("fidelity_reference.py")),
+                           str(weights), str(tmp_path / "generated.npy"),
+                           str(tmp_path / "real.npy"), "3"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    library = json.loads(done.stdout.strip().splitlines()[-1])
+    theirs = library["metrics"]
+
+    out = tmp_path / "metrics.json"
+    assert main(["evaluate", "--generator", str(tmp_path / "g.keras"), "--data", str(data),
+                 "--n", str(N), "--seed", "3", "--metrics", "fid,kid,precision,recall",
+                 "--inception-weights", str(weights), "--json", str(out)]) == 0
+    table_text = capsys.readouterr().out
+    assert "precision" in table_text and weights.name in table_text
+    ours = {name: r["value"] for name, r in json.loads(out.read_text())["metrics"].items()}
+    expected = {"fid": theirs["frechet_inception_distance"],
+                "kid": theirs["kernel_inception_distance_mean"],
+                "precision": theirs["precision"], "recall": theirs["recall"]}
+    for name, value in expected.items():
+        assert ours[name] == pytest.approx(value, rel=1e-4), name
+    assert expected["fid"] > 1 and expected["kid"] > 1e-3  # the two sets differ clearly
+    assert 0 < expected["precision"] < 1 and expected["recall"] > 0
+
+    facts = library["facts"]  # the constants facegan repeats, so it needs no import of its own
+    assert facts["url"] == reference.WEIGHTS_URL and facts["fid_layer"] == reference.FEATURE_LAYER
+    assert reference.hub_weights() == Path(facts["hub"]) / "checkpoints" / reference.WEIGHTS_FILE
+
+
+def test_weights_problems_get_one_line_saying_how_to_get_them(tmp_path, monkeypatch):
+    with pytest.raises(FaceganError, match="Inception weights file not found") as error:
+        reference.Reference(str(tmp_path / "missing.pth"))
+    assert "\n" not in str(error.value) and reference.WEIGHTS_URL in str(error.value)
+
+    foreign = tmp_path / "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    foreign.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))  # e.g. Keras' notop weights
+    with pytest.raises(FaceganError, match="cannot load the Inception weights") as error:
+        reference.Reference(str(foreign))
+    assert "\n" not in str(error.value) and "--inception-weights" in str(error.value)
+
+    for proxy in ("https_proxy", "HTTPS_PROXY"):  # offline: nothing answers the download
+        monkeypatch.setenv(proxy, "http://127.0.0.1:9")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    with pytest.raises(FaceganError, match="cannot load the Inception weights") as error:
+        reference.Reference()
+    message = str(error.value)
+    assert "\n" not in message and str(reference.hub_weights()) in message
+    assert not reference.hub_weights().exists()
