@@ -18,7 +18,6 @@ step includes waiting for the GPU to finish it.
 """
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path

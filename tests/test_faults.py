@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from facegan import runs
 from facegan.cli import main
-from facegan.errors import FaceganError, WorkFailed
+from facegan.errors import WorkFailed
 from facegan.runs import RunDir
 from facegan.sampling import load_generator
 from facegan.training import TrainConfig, Trainer
@@ -302,6 +301,21 @@ def test_a_second_process_is_refused_and_a_stale_lock_taken_over(tmp_path, capsy
     trainer.fit(verbose=0)
     assert f"took over the stale lock of process {holder.pid}" in (run / "log.txt").read_text()
     assert not (run / "lock").exists()
+
+
+def test_scoring_snapshots_waits_its_turn_in_a_busy_run_folder(tmp_path, capsys):
+    """evaluate --run rewrites metrics.csv, which a training run's --eval-every writes too."""
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    run.config.write_text('{"config": {}}')
+    busy = {"pid": os.getppid(), "host": os.uname().nodename}  # a live process, not this one
+    run.lock.write_text(json.dumps(busy))
+    code, lines = run_cli(capsys, "evaluate", "--run", run.path)
+    assert code == 2 and lines == [
+        f"facegan evaluate: error: {run.path} is in use by process {busy['pid']} on "
+        f"{busy['host']} (lock file {run.lock}); wait for it to finish, or delete the lock "
+        f"file if that process is gone"]
+    assert json.loads(run.lock.read_text()) == busy and not run.metrics.exists()
 
 
 @pytest.mark.parametrize("flag, value, expected", [
