@@ -31,8 +31,8 @@ def fastest_backend():
 
 
 def choose_backend(backend=None):
-    """Set Keras's backend before Keras is imported: `backend`, or the fastest here when it
-    is None. Prints the choice and why, and returns the backend Keras will run."""
+    """Set Keras's backend and import Keras: `backend`, or the fastest here when it is None.
+    Prints the choice and why, and returns the backend Keras runs."""
     why = "set by the backend parameter"
     if not backend:
         backend, why = fastest_backend()
@@ -42,6 +42,9 @@ def choose_backend(backend=None):
         return running
     os.environ["KERAS_BACKEND"] = backend
     print(f"Keras backend: {backend} ({why})")
+    from facegan import backend as keras_backend
+
+    keras_backend.start()  # imports Keras now, its start-up notices kept out of the notebook
     return backend
 
 

@@ -5,6 +5,7 @@ That the install cell works is tested by running notebook 02 in a Colab stand-in
 (tests/test_notebooks.py, tests/colab_runtime.py).
 """
 
+import os
 import re
 import shutil
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from facegan import REPOSITORY, colab, notebook
+from facegan import REPOSITORY, backend as keras_backend, colab, notebook
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((CHECKOUT / "notebooks").glob("*.ipynb"))
@@ -72,12 +73,14 @@ def test_the_backend_parameter_overrides_the_choice(installed, monkeypatch, caps
     installed("jax_cuda12_plugin", jax_platforms=("gpu",))
     monkeypatch.delitem(sys.modules, "keras", raising=False)
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    started = []  # not a second Keras in this process: record what would start
+    monkeypatch.setattr(keras_backend, "start", lambda: started.append(os.environ["KERAS_BACKEND"]))
     assert notebook.choose_backend("torch") == "torch"
     assert notebook.choose_backend(None) == "jax"
     assert capsys.readouterr().out.splitlines() == [
         "Keras backend: torch (set by the backend parameter)",
         "Keras backend: jax (the fastest on accelerators; JAX sees gpu)"]
-    assert notebook.os.environ["KERAS_BACKEND"] == "jax"
+    assert notebook.os.environ["KERAS_BACKEND"] == "jax" and started == ["torch", "jax"]
 
 
 def test_once_keras_runs_the_backend_stays_and_says_so(monkeypatch, capsys):
