@@ -25,7 +25,7 @@ from PIL import Image
 from facegan import pretrained
 from facegan.attributes import labels_file, load_labels
 from facegan.data import load_images, preprocess
-from facegan.errors import FaceganError
+from facegan.errors import FaceganError, first_line
 from facegan.runs import RunDir
 
 RESOLUTION = 64
@@ -129,9 +129,8 @@ def load_classifier(spec=f"pretrained:{SHIPPED}"):
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
         return AttributeClassifier(model, path.stem)
     except Exception as error:
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise FaceganError(f"cannot load an attribute classifier from {path}: "
-                           f"{first_line}") from None
+                           f"{first_line(error)}") from None
 
 
 # --- training ---------------------------------------------------------------------------------

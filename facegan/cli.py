@@ -459,6 +459,7 @@ def main(argv=None):
 
 def _fail(args, message, code):
     """One line on stderr (the message's first line, should a library's span several)."""
-    line = str(message).strip().splitlines()[0] if str(message).strip() else type(message).__name__
-    sys.stderr.write(f"facegan {args.verb}: error: {line}\n")
+    from facegan.errors import first_line
+
+    sys.stderr.write(f"facegan {args.verb}: error: {first_line(message)}\n")
     return code

@@ -15,3 +15,8 @@ class WorkFailed(FaceganError):
     """Work that started could not finish: training diverged, or a write failed."""
 
     exit_code = 1
+
+
+def first_line(error):
+    """The first line of an error's message (a library's may span many), or its type."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -140,13 +140,16 @@ def save_model(model, path):
 
 
 def check_finite(groups, when):
-    """Refuse to write NaN or infinite weights over good ones: {name: variables}."""
+    """{name: variables} -> {name: their values as NumPy arrays}, refusing NaN or infinite
+    weights (WorkFailed names the first): they are never written over good ones."""
+    values = {}
     for name, variables in groups.items():
-        for variable in variables:
-            value = keras.ops.convert_to_numpy(variable)
+        values[name] = [keras.ops.convert_to_numpy(v) for v in variables]
+        for variable, value in zip(variables, values[name]):
             if value.dtype.kind == "f" and not np.isfinite(value).all():
                 raise WorkFailed(f"non-finite weights in the {name} ({variable.path}) when "
                                  f"{when}; nothing was written")
+    return values
 
 
 class RunLock:
@@ -209,7 +212,7 @@ class RunLock:
             return True
 
 
-def _variable_groups(gan, extra=None):
+def variable_groups(gan, extra=None):
     return {"generator": gan.generator.variables, "discriminator": gan.discriminator.variables,
             **{name: opt.variables for name, opt in gan.optimizers.items()}, **(extra or {})}
 
@@ -221,10 +224,9 @@ def save_checkpoint(path, gan, state, extra=None):
     saves nothing, so checkpoints of runs without it stay interchangeable. Non-finite
     weights are refused: a diverged run keeps its last good checkpoint.
     """
-    groups = _variable_groups(gan, extra)
-    check_finite(groups, f"checkpointing step {state['step']}")
-    arrays = {f"{group}/{i:04d}": keras.ops.convert_to_numpy(v)
-              for group, variables in groups.items() for i, v in enumerate(variables)}
+    values = check_finite(variable_groups(gan, extra), f"checkpointing step {state['step']}")
+    arrays = {f"{group}/{i:04d}": value
+              for group, group_values in values.items() for i, value in enumerate(group_values)}
     arrays["state"] = np.frombuffer(json.dumps(state).encode(), np.uint8)
 
     def write(tmp):
@@ -258,7 +260,7 @@ def load_checkpoint(path, gan, extra=None, config=None):
                       for k in MODEL_FIELDS if state["model"].get(k) != config[k]]
             if differ:
                 raise FaceganError(f"{path} was saved with other settings: {', '.join(differ)}")
-        for group, variables in _variable_groups(gan, extra).items():
+        for group, variables in variable_groups(gan, extra).items():
             names = sorted(k for k in saved.files if k.startswith(group + "/"))
             if len(names) != len(variables):
                 raise FaceganError(f"{path} does not match this model ({group}: "

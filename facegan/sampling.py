@@ -8,7 +8,7 @@ import numpy as np
 
 from facegan import networks  # noqa: F401  (registers BatchNorm for loading .keras files)
 from facegan.data import to_uint8
-from facegan.errors import FaceganError
+from facegan.errors import FaceganError, first_line
 
 
 def load_generator(path):
@@ -29,8 +29,7 @@ def load_generator(path):
         if "Lambda" in str(error):
             raise FaceganError(f"{path} holds a Lambda layer (code that would run on loading); "
                                f"facegan loads models in Keras's safe mode and refuses it") from None
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise FaceganError(f"cannot load a generator from {path}: {first_line}") from None
+        raise FaceganError(f"cannot load a generator from {path}: {first_line(error)}") from None
     inputs, outputs = model.input_shape, model.output_shape
     if not (len(inputs) == 2 and len(outputs) == 4 and outputs[-1] == 3):
         raise FaceganError(f"{path} is not a generator: it maps {inputs} to {outputs}, not "

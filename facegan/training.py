@@ -33,7 +33,7 @@ from facegan.losses import get_loss
 from facegan.networks import build_discriminator, build_generator
 from facegan.plots import image_grid, plot_losses, save_grid
 from facegan.runs import (MODEL_FIELDS, RunDir, RunLock, check_finite, load_checkpoint,
-                          save_checkpoint, save_model)
+                          save_checkpoint, save_model, variable_groups)
 from facegan.sampling import generate
 
 log = logging.getLogger("facegan")
@@ -168,11 +168,6 @@ class Trainer:
                  "interval": self.interval, "model": model}
         save_checkpoint(self.run.checkpoint, self.gan, state, self._extra_variables())
         self.saved_step = self.step
-
-    def _weight_groups(self):
-        return {"generator": self.gan.generator.variables,
-                "discriminator": self.gan.discriminator.variables,
-                "generator EMA": self.ema.variables if self.ema else []}
 
     def _extra_variables(self):
         """Checkpointed beside G, D and the optimizers: the EMA, the in-graph random states."""
@@ -333,7 +328,8 @@ class Trainer:
     def _end_epoch(self, epoch):
         # Before anything is drawn or saved from them: a NaN that no loss shows (say in
         # BatchNorm's moving statistics, unused in training) stops the run here.
-        check_finite(self._weight_groups(), f"ending epoch {epoch} at step {self.step}")
+        check_finite(variable_groups(self.gan, self._extra_variables()),
+                     f"ending epoch {epoch} at step {self.step}")
         samples = self.samples()
         save_grid(self.run.sample_grid(epoch), samples, columns=8)
         if self.tensorboard:

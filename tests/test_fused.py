@@ -11,7 +11,7 @@ import pytest
 from facegan.fused import FUSED_BACKENDS, FusedGAN
 from facegan.gan import GAN
 from facegan.networks import build_discriminator, build_generator
-from facegan.runs import _variable_groups
+from facegan.runs import variable_groups
 
 LATENT, BATCH, STEPS = 8, 8, 2
 
@@ -26,7 +26,7 @@ def networks(seed=0):
 
 def state(gan):
     return {f"{group}/{i}": keras.ops.convert_to_numpy(v).copy()
-            for group, variables in _variable_groups(gan).items()
+            for group, variables in variable_groups(gan).items()
             for i, v in enumerate(variables)}
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facegan.errors import FaceganError, WorkFailed
+from facegan.errors import FaceganError, WorkFailed, first_line
 
 NAME = "inception-v3-compat"  # torch-fidelity's registry name for this network
 FEATURE_LAYER = "2048"        # pool3, the layer FID, KID and precision/recall read here
@@ -55,7 +55,7 @@ def available(weights=None):
 
 
 def _first_line(error):
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+    return first_line(error)[:200]  # a library's first line can be a whole dump
 
 
 def _sha256(path):
