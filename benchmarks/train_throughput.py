@@ -1,22 +1,24 @@
-"""Images per second of the facegan training step, per backend, resolution and batch size,
-as GFLOP/s and as a share of this machine's matmul rate measured in the same run (the bar:
-common.matmul_bar; on a GPU the rate at the step's precision).
+"""Images per second of the facegan training step beside plain loops of the same DCGAN, per
+backend, resolution and batch size, as GFLOP/s and as a share of this machine's matmul rate
+measured in the same run (the bar: common.matmul_bar; on a GPU the rate at the step's precision).
 
 Paths, on the same random batches (the data pipeline is not timed):
-  combined  facegan.gan.GAN: two combined models, two train_on_batch calls (the default)
-  fused     facegan.fused.FusedGAN: both updates in one call (TensorFlow, PyTorch, JAX);
-            on TensorFlow without XLA
-  fused-xla FusedGAN XLA-compiled (TensorFlow; FusedGAN's default there)
-  plain     the same DCGAN in plain PyTorch (benchmarks/plain_torch.py), run by the torch worker
+  combined      facegan.gan.GAN: two combined models, two train_on_batch calls (the default)
+  fused         facegan.fused.FusedGAN: both updates in one call (TensorFlow, PyTorch, JAX),
+                with its default XLA setting
+  fused-xla     FusedGAN XLA-compiled (TensorFlow), fused-noxla without XLA
+  plain-tf      the same DCGAN in plain TensorFlow, one tf.function step (benchmarks/plain_tf.py);
+                plain-tf-xla the same with XLA
+  plain-torch   the same DCGAN in plain PyTorch (benchmarks/plain_torch.py)
 Within one configuration the paths take turns step by step, so a busy machine slows them
 alike and their ratios stay fair. Every path's train_step returns Python floats, so a timed
-step includes waiting for the GPU to finish it.
+step includes waiting for the GPU to finish it. The summary gives each facegan path as a
+share of its own framework's plain loop and of the fastest plain loop in the run.
 
-    python benchmarks/train_throughput.py --backends tensorflow torch --json results/train.json
+    python benchmarks/train_throughput.py --resolutions 64 --batch-sizes 64 --json results/train.json
     python benchmarks/train_throughput.py --backends jax --resolutions 32 64 --steps 3
     python benchmarks/train_throughput.py --backends torch jax --batch-sizes 64 256 1024  # GPU
 """
-
 import argparse
 import sys
 import time
@@ -25,24 +27,30 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-PATHS = {"tensorflow": ("combined", "fused", "fused-xla"), "torch": ("combined", "fused", "plain"),
-         "jax": ("combined", "fused")}
+PATHS = {"tensorflow": ("combined", "fused", "fused-xla", "fused-noxla", "plain-tf", "plain-tf-xla"),
+         "torch": ("combined", "fused", "plain-torch"), "jax": ("combined", "fused")}
+PLAIN = {"tensorflow": "plain-tf", "torch": "plain-torch"}  # each framework's own bar
 
 
 def build(path, resolution, batch_size, base_channels):
-    """The trainer for `path`, or None where the path does not run on this backend."""
+    """The trainer for `path` on the running backend."""
     from facegan.fused import FusedGAN
     from facegan.gan import GAN
     from facegan.networks import build_discriminator, build_generator
 
-    if path == "plain":
+    if path == "plain-torch":
         from plain_torch import PlainGAN
 
         return PlainGAN(resolution, base_channels=base_channels)
+    if path.startswith("plain-tf"):
+        from plain_tf import PlainGAN
+
+        return PlainGAN(resolution, base_channels=base_channels, jit_compile=path.endswith("xla"))
     networks = build_generator(resolution, 100, base_channels), build_discriminator(resolution, base_channels)
     if path == "combined":
         return GAN(*networks)
-    return FusedGAN(*networks, jit_compile=path == "fused-xla")
+    xla = {"fused-xla": {"jit_compile": True}, "fused-noxla": {"jit_compile": False}}
+    return FusedGAN(*networks, **xla.get(path, {}))
 
 
 def worker(args):
@@ -56,8 +64,8 @@ def worker(args):
     backend = keras.backend.backend()
     keras.config.set_dtype_policy(args.precision)
     paths = [p for p in PATHS[backend] if p in args.paths]
-    if args.precision != "float32" and "plain" in paths:
-        paths.remove("plain")
+    if args.precision != "float32":  # the plain loops are float32 only
+        paths = [p for p in paths if not p.startswith("plain")]
     rng = np.random.default_rng(0)
     results = []
     for resolution in args.resolutions:
@@ -88,11 +96,33 @@ def worker(args):
     print(json.dumps(results))
 
 
+def summarize(results):
+    """Each facegan path against its framework's plain loop and the fastest plain loop of
+    the same configuration (ratios of rates measured in this run); adds them to the rows."""
+    plains = {}
+    for r in results:
+        if r["path"].startswith("plain"):
+            plains.setdefault((r["resolution"], r["batch_size"]), {})[(r["backend"], r["path"])] = r["images_per_sec"]
+    print("\nagainst the plain loops (same configuration, this run):")
+    for r in results:
+        found = plains.get((r["resolution"], r["batch_size"]))
+        if r["path"].startswith("plain") or not found:
+            continue
+        (_, best_path), best = max(found.items(), key=lambda item: item[1])
+        r["vs_fastest_plain"] = r["images_per_sec"] / best
+        own = found.get((r["backend"], PLAIN.get(r["backend"])))
+        if own:
+            r["vs_own_plain"] = r["images_per_sec"] / own
+        print(f"  {r['backend']:<10} {r['path']:<12} {r['resolution']:>3}px batch {r['batch_size']:>4}: "
+              f"{r['vs_fastest_plain']:.2f}x the fastest plain loop ({best_path}, {best:.1f} img/s)"
+              + (f", {r['vs_own_plain']:.2f}x {PLAIN[r['backend']]}" if own else ""))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backends", nargs="+", default=common.installed_backends(),
                         choices=list(PATHS))
-    parser.add_argument("--paths", nargs="+", default=["combined", "fused", "fused-xla", "plain"])
+    parser.add_argument("--paths", nargs="+", default=sorted({p for ps in PATHS.values() for p in ps}))
     parser.add_argument("--resolutions", nargs="+", type=int, default=[32, 64, 128])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 128])
     parser.add_argument("--base-channels", type=int, default=64)
@@ -116,18 +146,13 @@ def main():
     results = []
     for backend in args.backends:
         rows = common.run_backend(backend, __file__, flags)
-        plain = {(r["resolution"], r["batch_size"]): r["images_per_sec"] for r in rows
-                 if r["path"] == "plain"}
         for r in rows:
             r["share_of_matmul"] = r["gflops"] / peak
-            key = (r["resolution"], r["batch_size"])
-            if key in plain and r["path"] != "plain":
-                r["vs_plain"] = r["images_per_sec"] / plain[key]
-            print(f"{r['backend']:<10} {r['path']:<9} {r['precision']:<8} {r['resolution']:>3}px "
+            print(f"{r['backend']:<10} {r['path']:<12} {r['precision']:<8} {r['resolution']:>3}px "
                   f"batch {r['batch_size']:>4}: {r['images_per_sec']:8.1f} img/s "
-                  f"{r['gflops']:8.1f} GFLOP/s {100 * r['share_of_matmul']:4.0f}% of matmul"
-                  + (f", {r['vs_plain']:.2f}x plain torch" if "vs_plain" in r else ""), flush=True)
+                  f"{r['gflops']:8.1f} GFLOP/s {100 * r['share_of_matmul']:4.0f}% of matmul", flush=True)
         results += rows
+    summarize(results)
     common.write_json(args.json, {"benchmark": "train_throughput", "matmul_gflops": matmul,
                                   "matmul_bar": bar,
                                   "settings": {k: v for k, v in vars(args).items()

@@ -28,15 +28,25 @@ def _optimizer(learning_rate, beta_1):
     return optimizer
 
 
+def xla_pays():
+    """Whether to XLA-compile the TensorFlow step here, by measurement
+    (benchmarks/train_throughput.py, fused-xla against fused-noxla): on CPUs XLA costs
+    (TensorFlow 2.21 on AVX-512: 0.77x fused, 0.75x plain), so only where TensorFlow sees a
+    GPU. On GPUs it is unmeasured (the GPU machines lent here have no TensorFlow): rerun the
+    benchmark there."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 class FusedGAN:
     """G and D trained by one fused step; the same interface as `facegan.gan.GAN`."""
 
     def __init__(self, generator, discriminator, loss="bce", learning_rate=2e-4, beta_1=0.5,
-                 label_smoothing=0.0, augment="", n_critic=1, gp_weight=10.0, jit_compile=True):
+                 label_smoothing=0.0, augment="", n_critic=1, gp_weight=10.0, jit_compile=None):
         """GAN's arguments (a DiffAugment policy or a penalised loss is refused), and
-        jit_compile: XLA-compile the TensorFlow step (on by default: it paid 1.1-1.3x on
-        CPU in benchmarks/train_throughput.py, where Keras's "auto" leaves XLA off; the JAX
-        step is always jitted)."""
+        jit_compile: XLA-compile the TensorFlow step; None: where it was measured to pay
+        (`xla_pays`). The JAX step is always jitted."""
         self.backend = keras.backend.backend()
         if self.backend not in FUSED_BACKENDS:
             raise FaceganError(f"the fused step runs on {', '.join(FUSED_BACKENDS)}, "
@@ -62,7 +72,8 @@ class FusedGAN:
         if self.backend == "tensorflow":
             import tensorflow as tf
 
-            self._step = tf.function(self._fused_step, jit_compile=jit_compile)
+            xla = xla_pays() if jit_compile is None else jit_compile
+            self._step = tf.function(self._fused_step, jit_compile=xla)
         elif self.backend == "jax":
             import jax
 
