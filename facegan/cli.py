@@ -125,6 +125,10 @@ def build_parser():
     speed.add_argument("--step", choices=("combined", "fused"), default="combined",
                        help="combined: two combined models (default); fused: D and G updated "
                             "in one call (tensorflow, torch, jax)")
+    speed.add_argument("--steps-per-call", type=_positive_int, metavar="K",
+                       help="with --step fused: K steps per call, on jax one compiled loop "
+                            "(meant for GPUs, where a step waits on dispatch); --checkpoint-every "
+                            "must be a multiple of K (default 1; with --resume: the saved K)")
     speed.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"),
                        default="float32", help="mixed precision pays on GPUs only")
     speed.add_argument("--devices", type=_positive_int, default=1,
@@ -240,6 +244,8 @@ def _train(args):
         trainer.config.epochs = args.epochs or trainer.config.epochs
         if args.eval_every is not None:
             trainer.config.eval_every = args.eval_every
+        if args.steps_per_call is not None:
+            trainer.config.steps_per_call = args.steps_per_call
     else:
         variants = {**PRESETS.get(args.preset, {}),
                     **{k: getattr(args, k) for k in VARIANT_FIELDS if getattr(args, k) is not None}}
@@ -256,7 +262,8 @@ def _train(args):
             checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every,
             cache_dir=args.cache_dir, eval_every=args.eval_every or 0,
             eval_samples=args.eval_samples, inception_weights=args.inception_weights,
-            step=args.step, precision=args.precision, devices=args.devices,
+            step=args.step, steps_per_call=args.steps_per_call or 1,
+            precision=args.precision, devices=args.devices,
             tensorboard=args.tensorboard,
         )
         name = "synthetic" if args.data == "synthetic" else Path(args.data).stem

@@ -12,11 +12,19 @@ initial weights (0.999^1000 = 0.37).
 """
 
 import keras
+import numpy as np
 
 
 def ema_decay(decay, step):
     """The decay used at `step` (1 for the first update)."""
     return min(decay, (1.0 + step) / (10.0 + step))
+
+
+def ema_blend(average, current, d):
+    """One update of an average, for variables or values: d * average + (1 - d) * current.
+    d is a float32, so that 1 - d is rounded alike here and in the compiled multi-step
+    update (facegan.fused), which must give the same average."""
+    return average * d + current * (1 - d)
 
 
 class GeneratorEMA:
@@ -36,6 +44,6 @@ class GeneratorEMA:
 
     def update(self, step):
         """Fold the generator's current weights in, after training step `step`."""
-        d = ema_decay(self.decay, step)
+        d = np.float32(ema_decay(self.decay, step))
         for average, current in zip(self.model.variables, self.generator.variables):
-            average.assign(d * average + (1.0 - d) * current)
+            average.assign(ema_blend(average, current, d))

@@ -6,14 +6,18 @@ computes the same two updates (same losses, same frozen-network semantics, same
 optimizers) with the framework's own gradient engine: one `tf.function` on TensorFlow,
 one autograd pass per phase on PyTorch, and on JAX one `jax.jit` of a pure function of
 every variable's value (Keras's stateless API, as its own JAX trainer does), whose results
-are assigned back to the variables. Its optimizers hold the same variables as GAN's,
+are assigned back to the variables. `train_steps` runs several steps per call: on JAX one
+`jax.jit` of a `lax.scan` of that pure step, so that a small batch does not wait on
+per-step dispatch. Its optimizers hold the same variables as GAN's,
 so a checkpoint written by either path restores into the other. It covers every loss
 without a gradient penalty and `n_critic`; DiffAugment and WGAN-GP stay on the GAN path.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
+from facegan.ema import ema_blend, ema_decay
 from facegan.errors import FaceganError
 from facegan.gan import accuracy_at
 from facegan.losses import get_loss
@@ -82,6 +86,7 @@ class FusedGAN:
                                *self.d_optimizer.variables, *self.g_optimizer.variables]
             # Donated: _jax_step replaces every variable's buffer with the new value.
             self._jitted = jax.jit(self._stateless_step, donate_argnums=0)
+            self._jitted_steps = jax.jit(self._stateless_steps, donate_argnums=(0, 1))
             self._step = self._jax_step
 
     def _set_phase(self, network):
@@ -173,12 +178,38 @@ class FusedGAN:
         values, self._values = [self._values[id(v)] for v in self._variables], None
         return values, metrics
 
-    def _jax_step(self, *arrays):
+    def _stateless_steps(self, values, averages, decays, real, z_for_d, z_for_g):
+        """K steps as a pure function: `_stateless_step` scanned over the stacked inputs,
+        with the EMA's `averages` (none without one) updated after each step by its decay."""
+        import jax
+
+        def step(carry, inputs):
+            values, averages = carry
+            decay, *batch = inputs
+            values, metrics = self._stateless_step(values, *batch)
+            generator = values[:len(self.generator.variables)]  # _variables start with G's
+            return (values, [ema_blend(a, g, decay) for a, g in zip(averages, generator)]), metrics
+
+        (values, averages), metrics = jax.lax.scan(step, (values, averages),
+                                                   (decays, real, z_for_d, z_for_g))
+        return values, averages, metrics
+
+    @staticmethod
+    def _laid_out(arrays, batch_axis=0):
+        """The arrays as the distribution lays data out: --devices splits each batch (on
+        `batch_axis`; 1 for stacked steps) over the devices, as Keras's trainer does."""
         distribution = keras.distribution.distribution()
-        if distribution is not None:  # --devices: split each batch as Keras's trainer does
-            layout = distribution.get_data_layout
-            arrays = [keras.distribution.distribute_tensor(x, layout(x.shape)) for x in arrays]
-        values, metrics = self._jitted([v.value for v in self._variables], *arrays)
+        if distribution is None:
+            return arrays
+
+        def layout(shape):
+            batch = distribution.get_data_layout(shape[batch_axis:])
+            return keras.distribution.TensorLayout([None] * batch_axis + list(batch.axes),
+                                                   batch.device_mesh)
+        return [keras.distribution.distribute_tensor(x, layout(x.shape)) for x in arrays]
+
+    def _jax_step(self, *arrays):
+        values, metrics = self._jitted([v.value for v in self._variables], *self._laid_out(arrays))
         # Back into the variables, as Keras's JAX trainer syncs them: sampling, checkpoints
         # and the EMA read the variables.
         for variable, value in zip(self._variables, values):
@@ -189,6 +220,34 @@ class FusedGAN:
         """`n_critic` D steps then one G step, as GAN.train_step. Arrays in, float metrics out."""
         metrics = self._step(*(ops.convert_to_tensor(x) for x in (real, z_for_d, z_for_g)))
         return {k: float(ops.convert_to_numpy(v)) for k, v in metrics.items()}
+
+    def train_steps(self, real, z_for_d, z_for_g, ema=None, step=0):
+        """K steps in one call: train_step's inputs stacked on a leading axis of K. Returns
+        the K steps' metrics, in order. ema: a GeneratorEMA to update after each step, as
+        after steps step + 1 ... step + K.
+
+        On JAX the K steps are one compiled call, the EMA updated inside it; on TensorFlow
+        and PyTorch, K calls of train_step. Either way the steps are train_step's.
+        """
+        if self.backend != "jax":
+            metrics = []
+            for i, batch in enumerate(zip(real, z_for_d, z_for_g), start=step + 1):
+                metrics.append(self.train_step(*batch))
+                if ema:
+                    ema.update(i)
+            return metrics
+        k = len(real)
+        averages = ema.variables if ema else []
+        decays = np.array([ema_decay(ema.decay, step + i) for i in range(1, k + 1)] if ema
+                          else np.zeros(k), np.float32)
+        arrays = self._laid_out([ops.convert_to_tensor(x) for x in (real, z_for_d, z_for_g)],
+                                batch_axis=1)
+        values, new_averages, metrics = self._jitted_steps(
+            [v.value for v in self._variables], [v.value for v in averages], decays, *arrays)
+        for variable, value in zip([*self._variables, *averages], [*values, *new_averages]):
+            variable.assign(value)  # once per call, as _jax_step does
+        metrics = {key: ops.convert_to_numpy(v) for key, v in metrics.items()}
+        return [{key: float(v[i]) for key, v in metrics.items()} for i in range(k)]
 
     @property
     def random_state(self):

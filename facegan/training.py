@@ -45,6 +45,19 @@ COLLAPSE_D_ACCURACY = 0.99
 COLLAPSE_G_LOSS = 10.0
 
 
+def check_steps_per_call(config):
+    """Refuse a steps_per_call the loop cannot run: checkpoints are written between calls."""
+    k = config.steps_per_call
+    if k < 1:
+        raise FaceganError(f"steps per call must be a positive integer, got {k}")
+    if k > 1 and config.step != "fused":
+        raise FaceganError(f"--steps-per-call {k} needs --step fused: the combined-model "
+                           f"step trains one step per call")
+    if config.checkpoint_every % k:
+        raise FaceganError(f"--checkpoint-every {config.checkpoint_every} is not a multiple of "
+                           f"--steps-per-call {k}: checkpoints are written between calls")
+
+
 def discriminator_normalization(config):
     """SNGAN's spectral norm if asked for; no BatchNorm under a per-sample gradient penalty."""
     if config.spectral_norm:
@@ -67,6 +80,7 @@ class TrainConfig:
     n_critic: int = 1               # D steps per G step, each on its own real batch
     gp_weight: float = 10.0         # weight of the gradient penalty (wgan-gp)
     step: str = "combined"          # "combined" (two combined models) or "fused" (one call)
+    steps_per_call: int = 1         # fused steps per compiled call (one lax.scan on jax)
     precision: str = "float32"      # or "mixed_bfloat16", "mixed_float16" (GPU)
     devices: int = 1                # data-parallel devices (jax backend)
     learning_rate: float = 2e-4
@@ -100,6 +114,7 @@ class Trainer:
             raise FaceganError(f"{self.run.path} is a file, not a run folder")
         if resume:
             config = TrainConfig(**self.run.read_config())
+        check_steps_per_call(config)
         self.run.path.mkdir(parents=True, exist_ok=True)
         self.lock = RunLock(self.run.lock)
         stale = self.lock.acquire()
@@ -198,6 +213,7 @@ class Trainer:
         Raises WorkFailed (one line) if training diverges or a write fails; the last good
         checkpoint is then intact and the run resumable.
         """
+        check_steps_per_call(self.config)  # again: a resumed run may change steps_per_call
         self._started = time.perf_counter()
         self.saved_step = self.step
         self.lock.acquire()  # again, for a Trainer whose earlier fit() released it
@@ -261,48 +277,68 @@ class Trainer:
                         "%g for %d history rows; look at the samples, and consider a lower --lr",
                         self.step, 100 * COLLAPSE_D_ACCURACY, COLLAPSE_G_LOSS, COLLAPSE_ROWS)
 
+    def _step_inputs(self, order, b):
+        """Step b's real batch and noise, drawn from the host generator."""
+        cfg = self.config
+        chunk = order[b * self.images_per_step:(b + 1) * self.images_per_step]
+        batch = np.sort(chunk.reshape(cfg.n_critic, cfg.batch_size), axis=1).ravel()
+        real = to_model_input(self.images[batch], self.rng if cfg.flip else None)
+        z = self.rng.standard_normal((cfg.n_critic + 1, cfg.batch_size, cfg.latent_dim),
+                                     np.float32)
+        return real, z[:-1].reshape(-1, cfg.latent_dim), z[-1]
+
+    def _train_call(self, real, z_for_d, z_for_g):
+        """One call's steps, their inputs stacked on a leading axis: their metrics in order,
+        the EMA updated after each step."""
+        if self.config.steps_per_call > 1:
+            return self.gan.train_steps(real, z_for_d, z_for_g, self.ema, self.step)
+        metrics = self.gan.train_step(real[0], z_for_d[0], z_for_g[0])
+        if self.ema:
+            self.ema.update(self.step + 1)
+        return [metrics]
+
     def _train_epoch(self, epoch, verbose):
-        cfg, spe = self.config, self.steps_per_epoch
+        cfg, spe, per_call = self.config, self.steps_per_epoch, self.config.steps_per_call
         order = np.random.default_rng([cfg.seed, epoch]).permutation(self.train_count)
         progbar = keras.utils.Progbar(spe, verbose=verbose,
                                       stateful_metrics=["d_loss", "g_loss", "img/s"])
         timed_steps, interval_start = 0, time.perf_counter()
-        first = self.step % spe
-        progbar.update(first)
-        for b in range(first, spe):
-            chunk = order[b * self.images_per_step:(b + 1) * self.images_per_step]
-            batch = np.sort(chunk.reshape(cfg.n_critic, cfg.batch_size), axis=1).ravel()
-            real = to_model_input(self.images[batch], self.rng if cfg.flip else None)
-            z = self.rng.standard_normal((cfg.n_critic + 1, cfg.batch_size, cfg.latent_dim),
-                                         np.float32)
-            metrics = self.gan.train_step(real, z[:-1].reshape(-1, cfg.latent_dim), z[-1])
-            self.step += 1
-            self._check_step(metrics)
-            if self.ema:
-                self.ema.update(self.step)
-            sums, timed_steps = self.interval["sums"], timed_steps + 1
-            for key, value in metrics.items():
-                sums[key] = sums.get(key, 0.0) + value
-            self.interval["count"] += 1
-            if self.step % cfg.log_every == 0 or b == spe - 1:
-                now = time.perf_counter()
-                speed = timed_steps * self.images_per_step / (now - interval_start)
-                row = {k: v / self.interval["count"] for k, v in sums.items()}
-                self.run.append_history({"step": self.step, "epoch": epoch, **row,
-                                         "images_per_sec": speed, "wall_time": self._wall()})
-                progbar.update(b + 1, [("d_loss", row["d_loss"]), ("g_loss", row["g_loss"]),
-                                       ("img/s", speed)])
-                if self.tensorboard:
-                    self.tensorboard.scalars(self.step, {
-                        "loss/d": row["d_loss"], "loss/g": row["g_loss"],
-                        "accuracy/d_real": row["d_acc_real"], "accuracy/d_fake": row["d_acc_fake"],
-                        "speed/images_per_sec": speed})
-                self._check_collapse(row)
-                self.interval = {"sums": {}, "count": 0}
+        start = self.step % spe
+        progbar.update(start)
+        while start < spe:
+            # A call ends at a multiple of K, where checkpoints fall, or at the epoch's end.
+            steps = range(start, min(spe, start + per_call - self.step % per_call))
+            inputs = [self._step_inputs(order, b) for b in steps]  # drawn in step order
+            results = self._train_call(*(np.stack(x) for x in zip(*inputs)))
+            now, timed_steps, logged = time.perf_counter(), timed_steps + len(steps), False
+            for b, metrics in zip(steps, results):
+                self.step += 1
+                self._check_step(metrics)
+                sums = self.interval["sums"]
+                for key, value in metrics.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                self.interval["count"] += 1
+                if self.step % cfg.log_every == 0 or b == spe - 1:
+                    # img/s over the calls since the last row's call
+                    speed = timed_steps * self.images_per_step / (now - interval_start)
+                    row = {k: v / self.interval["count"] for k, v in sums.items()}
+                    self.run.append_history({"step": self.step, "epoch": epoch, **row,
+                                             "images_per_sec": speed, "wall_time": self._wall()})
+                    progbar.update(b + 1, [("d_loss", row["d_loss"]), ("g_loss", row["g_loss"]),
+                                           ("img/s", speed)])
+                    if self.tensorboard:
+                        self.tensorboard.scalars(self.step, {
+                            "loss/d": row["d_loss"], "loss/g": row["g_loss"],
+                            "accuracy/d_real": row["d_acc_real"],
+                            "accuracy/d_fake": row["d_acc_fake"], "speed/images_per_sec": speed})
+                    self._check_collapse(row)
+                    self.interval, logged = {"sums": {}, "count": 0}, True
+            if logged:
                 timed_steps, interval_start = 0, now
             if self.step % cfg.checkpoint_every == 0:
                 self.save_checkpoint()
             self._stop_if_interrupted()
+            start = steps.stop
 
     @functools.cached_property
     def evaluator(self):
@@ -350,9 +386,10 @@ class Trainer:
 
 @contextlib.contextmanager
 def _interrupts_between_steps():
-    """Ctrl-C (SIGINT) takes effect between steps, where the weights, the step counter and
-    the random state agree, so the checkpoint saved on the way out resumes exactly. Yields
-    a function that says whether Ctrl-C was pressed; a second Ctrl-C interrupts at once."""
+    """Ctrl-C (SIGINT) takes effect between steps (between calls, with steps_per_call > 1),
+    where the weights, the step counter and the random state agree, so the checkpoint saved
+    on the way out resumes exactly. Yields a function that says whether Ctrl-C was pressed;
+    a second Ctrl-C interrupts at once."""
     if threading.current_thread() is not threading.main_thread():
         yield lambda: False
         return

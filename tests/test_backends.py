@@ -27,6 +27,7 @@ SUITES = {
             "tests/test_variants.py::test_critic_step_follows_the_hand_computed_gradient",
             # the fused step's maths; its checkpoints and resumed runs: TF's and torch's suites
             "tests/test_fused.py::test_fused_step_matches_the_two_phase_step",
+            "tests/test_steps_per_call.py::test_k_steps_in_one_call_equal_k_single_steps",
             "tests/test_faults.py::test_a_nan_batch_stops_the_run_and_keeps_the_last_good_checkpoint",
             *CLASSIFIER, *FIDELITY],
 }
