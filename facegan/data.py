@@ -110,6 +110,15 @@ def _decoded(path, names, resolution, workers):
         yield from pool.imap(_decode, tasks, chunksize=64)
 
 
+def home_relative(path):
+    """`path` with the home folder written ~, so that logs and notebook outputs do not name
+    the user's folders."""
+    try:
+        return f"~/{Path(path).relative_to(Path.home())}"
+    except ValueError:
+        return str(path)
+
+
 def _cache_key(path, names, resolution):
     path = Path(path).resolve()
     stats = [path.stat().st_size, path.stat().st_mtime_ns] if path.is_file() else []
@@ -127,7 +136,7 @@ def prepare(path, resolution, cache_dir=None, workers=None):
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     log.info("preparing %d images from %s at %dx%d into %s", len(names), path, resolution,
-             resolution, cache_file)
+             resolution, home_relative(cache_file))
     partial = cache_file.with_suffix(".partial.npy")
     out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8,
                                     shape=(len(names), resolution, resolution, 3))

@@ -104,9 +104,16 @@ def plot_interpolations(generator, path=None, seeds=((1, 2), (3, 4)), steps=9):
     return save_figure(fig, path)
 
 
-def training_split(run_dir):
-    """(training images, held-out images) of the run, as its config chose them."""
-    config = RunDir(run_dir).read_config()
+def training_split(run_dir=None, shipped=None, data=None):
+    """(training images, held-out images) as a run chose them: a run folder's, or those of the
+    shipped generator `shipped`, read from `data` (default: the data its card names)."""
+    if shipped:
+        settings = pretrained.card(shipped).get("settings")
+        if not settings:
+            raise FaceganError(f"shipped generator {shipped!r} has no card with its settings")
+        config = {**settings, "data": str(data or settings["data"])}
+    else:
+        config = RunDir(run_dir).read_config()
     images = load_images(config["data"], config["resolution"], config["seed"],
                          config["synthetic_size"], config.get("cache_dir"))
     count = len(images) - config.get("holdout", 0)
@@ -127,19 +134,26 @@ def nearest_neighbours(images, training, chunk=2048):
     return index, best
 
 
-def plot_nearest_neighbours(generated, training, index, distance, path=None):
-    """Each generated face above its nearest training image, with their distance."""
+def plot_nearest_neighbours(generated, training, index, distance, path=None, show_training=True):
+    """Each generated face above its nearest training image, with their distance; with
+    `show_training=False`, the generated faces alone, titled with the distance (for figures
+    that are published where the training images may not be)."""
     n = len(generated)
-    fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3.0), squeeze=False)
+    rows = 2 if show_training else 1
+    fig, axes = plt.subplots(rows, n, figsize=(1.3 * n, 1.5 * rows), squeeze=False)
     for col in range(n):
         axes[0, col].imshow(generated[col])
-        axes[1, col].imshow(training[int(index[col])])
-        axes[1, col].set_title(f"{distance[col]:.3f}", fontsize=8)
+        axes[rows - 1, col].set_title(f"{distance[col]:.3f}", fontsize=8)
+        if show_training:
+            axes[1, col].imshow(training[int(index[col])])
         for ax in axes[:, col]:
             ax.axis("off")
-    axes[0, 0].set_title("generated", fontsize=8, loc="left")
-    fig.suptitle("Generated faces (top) and their nearest training images (bottom, RMS distance)",
-                 fontsize=10)
+    if show_training:
+        axes[0, 0].set_title("generated", fontsize=8, loc="left")
+        title = "Generated faces (top) and their nearest training images (bottom, RMS distance)"
+    else:
+        title = "Generated faces, titled with the RMS distance to their nearest training image"
+    fig.suptitle(title, fontsize=10)
     return save_figure(fig, path)
 
 

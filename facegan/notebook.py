@@ -3,6 +3,7 @@ go, which accelerator Keras found, and a live view of training (the newest sampl
 the loss curves). Importing this module does not import Keras: the backend is chosen first."""
 
 import importlib.util
+import io
 import os
 import sys
 from pathlib import Path
@@ -79,10 +80,26 @@ def accelerator():
     return f"Keras {keras.__version__}, backend {backend}: {found}"
 
 
+def show_image(path, width=None):
+    """Show an image file inline, stored at most `width` pixels wide: a notebook carries
+    every image it shows, so a large grid meant to be seen small is embedded small."""
+    from IPython.display import Image, display
+    from PIL import Image as PILImage
+
+    image = PILImage.open(path)
+    if not width or image.width <= width:
+        return display(Image(filename=str(path)))
+    image = image.resize((width, round(image.height * width / image.width)), PILImage.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    display(Image(data=buffer.getvalue(), format="png"))
+
+
 def live_view(every=1):
     """An `on_epoch_end(trainer, epoch)` for `Trainer.fit` that redraws the newest sample
-    grid and the loss curves in place, every `every` epochs and after the last."""
-    from IPython.display import Image, clear_output, display
+    grid and the loss curves in place (one output, replaced), every `every` epochs and
+    after the last."""
+    from IPython.display import clear_output
 
     def show(trainer, epoch):
         if epoch % every and epoch != trainer.config.epochs:
@@ -92,7 +109,7 @@ def live_view(every=1):
         print(f"epoch {epoch}/{trainer.config.epochs}  step {trainer.step}  "
               f"D loss {history.d_loss:.3f}  G loss {history.g_loss:.3f}  "
               f"{history.images_per_sec:.0f} images/s")
-        display(Image(filename=str(trainer.run.sample_grid(epoch)), width=384))
-        display(Image(filename=str(trainer.run.loss_curves), width=640))
+        show_image(trainer.run.sample_grid(epoch), width=520)
+        show_image(trainer.run.loss_curves, width=640)
 
     return show

@@ -127,3 +127,12 @@ def test_worker_processes_decode_like_one_process(tmp_path):
     inline = prepare(tmp_path, 32, cache_dir=tmp_path / "inline", workers=1)
     np.testing.assert_array_equal(pooled[np.arange(520)], inline[np.arange(520)])
     np.testing.assert_array_equal(inline[np.arange(520)], faces)  # PNG, same size: lossless
+
+
+def test_logged_paths_name_the_home_folder_as_a_tilde(tmp_path, monkeypatch):
+    """Logs and notebook outputs (the cache's path) must not name the user's folders."""
+    from facegan.data import home_relative
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert home_relative(tmp_path / ".cache" / "facegan" / "x.npy") == "~/.cache/facegan/x.npy"
+    assert home_relative("/srv/cache/x.npy") == "/srv/cache/x.npy"

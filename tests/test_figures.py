@@ -60,3 +60,20 @@ def test_progression_gif_of_a_long_high_resolution_run_stays_small(tmp_path):
     gif.seek(gif.n_frames - 1)
     tile = np.asarray(gif.convert("RGB"))[2:130, 2:130]
     assert np.abs(tile.astype(int) - faces[0]).mean() < 40  # the last epoch's first face
+
+
+@pytest.mark.parametrize("show_training", [True, False])
+def test_nearest_neighbour_figure_can_leave_the_training_images_out(tmp_path, show_training):
+    """The copy check's figure for publishing (CelebA may not be redistributed) draws the
+    generated faces and their distances, and not one pixel of a training image."""
+    from facegan.gallery import nearest_neighbours, plot_nearest_neighbours
+
+    red, blue = np.zeros((2, 4, 16, 16, 3), np.uint8)
+    red[..., 0], blue[..., 2] = 255, 255
+    index, distance = nearest_neighbours(blue, red)
+    plot_nearest_neighbours(blue, red, index, distance, tmp_path / "nn.png",
+                            show_training=show_training)
+    pixels = np.asarray(Image.open(tmp_path / "nn.png").convert("RGB")).reshape(-1, 3).astype(int)
+    is_red = (pixels[:, 0] > 200) & (pixels[:, 1] < 60) & (pixels[:, 2] < 60)
+    assert is_red.any() == show_training
+    assert ((pixels[:, 2] > 200) & (pixels[:, 0] < 60)).any()  # the generated faces

@@ -136,17 +136,24 @@ def test_training_notebook_resumes_its_run_folder(trained, tmp_path):
 
 
 def test_results_gallery(trained, tmp_path, monkeypatch):
+    from facegan.runs import RunDir
+
     _, runs = trained
-    shipped = tmp_path / "pretrained"  # as if celeba64 were shipped: loaded by name
-    shipped.mkdir()
+    shipped = tmp_path / "pretrained"  # as if celeba64 were shipped: loaded by name, its
+    shipped.mkdir()                     # card naming the settings it was trained with
     shutil.copy(runs["02"] / "generator.keras", shipped / "celeba64.keras")
+    (shipped / "celeba64.json").write_text(json.dumps({"settings": RunDir(runs["02"]).read_config()}))
     monkeypatch.setenv("FACEGAN_PRETRAINED", str(shipped))
     notebook = execute("04_results_gallery.ipynb", tmp_path, run_64=str(runs["02"]),
-                       run_128=str(runs["03"]))
+                       run_128=str(runs["03"]), data="synthetic")
     output = text_output(notebook)
     assert "64x64: shipped generator 'celeba64'" in output
     assert f"128x128: {runs['03'] / 'generator.keras'}" in output
     assert "held-out real: median distance" in output
+    # the scores: the shipped generator against its card's split, the other against its run's
+    assert "64x64, 224 training and 32 held-out images:" in output
+    assert "128x128, 224 training and 32 held-out images:" in output
+    assert re.search(r"face_rate +[\d.]+ +[\d.]+", output), output
     for file in ("generated_images/04_samples_64.png", "generated_images/04_samples_128.png",
                  "generated_images/04_progression_64.gif", "figures/04_interpolation_64.png",
                  "figures/04_loss_curves_64.png", "figures/04_nearest_neighbours_64.png",
@@ -174,3 +181,23 @@ def test_latent_space_with_a_labelled_folder(tmp_path):
     assert "(random direction)" in output and "result: {'Eyeglasses'" in output
     for name in ("05_coverage", "05_edit_smiling", "05_edit_eyeglasses", "05_vector_arithmetic"):
         assert (tmp_path / "figures" / f"{name}.png").is_file(), name
+
+
+def test_an_image_shown_small_is_embedded_small(tmp_path, monkeypatch):
+    """A notebook stores every image it shows: the 128x128 run's 1,042-pixel grid, shown
+    520 pixels wide by the live view, must be stored 520 wide; a small one as it is."""
+    import io
+
+    import IPython.display
+    from PIL import Image
+
+    from facegan.notebook import show_image
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    Image.new("RGB", (1042, 1042), "red").save(tmp_path / "large.png")
+    Image.new("RGB", (300, 200), "red").save(tmp_path / "small.png")
+    show_image(tmp_path / "large.png", width=520)
+    show_image(tmp_path / "small.png", width=520)
+    sizes = [Image.open(io.BytesIO(image.data)).size for image in shown]
+    assert sizes == [(520, 520), (300, 200)]
