@@ -287,12 +287,14 @@ class Trainer:
                                      np.float32)
         return real, z[:-1].reshape(-1, cfg.latent_dim), z[-1]
 
-    def _train_call(self, real, z_for_d, z_for_g):
-        """One call's steps, their inputs stacked on a leading axis: their metrics in order,
-        the EMA updated after each step."""
+    def _train_call(self, inputs):
+        """One call's steps from their (real, z_for_d, z_for_g) inputs: their metrics in
+        order, the EMA updated after each step. Several steps are stacked on a leading axis
+        for train_steps; a single step is passed as it is (no copy on the hot path)."""
         if self.config.steps_per_call > 1:
-            return self.gan.train_steps(real, z_for_d, z_for_g, self.ema, self.step)
-        metrics = self.gan.train_step(real[0], z_for_d[0], z_for_g[0])
+            stacked = (np.stack(x) for x in zip(*inputs))
+            return self.gan.train_steps(*stacked, self.ema, self.step)
+        metrics = self.gan.train_step(*inputs[0])
         if self.ema:
             self.ema.update(self.step + 1)
         return [metrics]
@@ -309,7 +311,7 @@ class Trainer:
             # A call ends at a multiple of K, where checkpoints fall, or at the epoch's end.
             steps = range(start, min(spe, start + per_call - self.step % per_call))
             inputs = [self._step_inputs(order, b) for b in steps]  # drawn in step order
-            results = self._train_call(*(np.stack(x) for x in zip(*inputs)))
+            results = self._train_call(inputs)
             now, timed_steps, logged = time.perf_counter(), timed_steps + len(steps), False
             for b, metrics in zip(steps, results):
                 self.step += 1
