@@ -32,6 +32,11 @@ def _weight(shape, rng):
     return tf.Variable(rng.normal(shape, 0.0, 0.02))
 
 
+def _norm(channels, rng):
+    """BatchNorm's (gamma, beta), initialised as DCGAN's."""
+    return tf.Variable(rng.normal((channels,), 1.0, 0.02)), tf.Variable(tf.zeros(channels))
+
+
 def _batch_norm(x, gamma, beta):
     mean, variance = tf.nn.moments(x, axes=[0, 1, 2] if x.shape.rank == 4 else [0])
     return tf.nn.batch_normalization(x, mean, variance, beta, gamma, 1e-3)
@@ -43,12 +48,12 @@ class Generator:
         channels = base_channels * 2 ** (blocks - 1)
         self.start = channels
         self.project = _weight((latent_dim, 16 * channels), rng)
-        self.norms = [(tf.Variable(rng.normal((channels,), 1.0, 0.02)), tf.Variable(tf.zeros(channels)))]
+        self.norms = [_norm(channels, rng)]
         self.kernels = []
         for _ in range(1, blocks):
             self.kernels.append(_weight((4, 4, channels // 2, channels), rng))  # (h, w, out, in)
             channels //= 2
-            self.norms.append((tf.Variable(rng.normal((channels,), 1.0, 0.02)), tf.Variable(tf.zeros(channels))))
+            self.norms.append(_norm(channels, rng))
         self.kernels.append(_weight((4, 4, 3, channels), rng))
         self.bias = tf.Variable(tf.zeros(3))
         self.variables = [self.project, *[v for pair in self.norms for v in pair], *self.kernels, self.bias]
@@ -73,7 +78,7 @@ class Discriminator:
             out = base_channels * 2**i
             self.kernels.append(_weight((4, 4, channels, out), rng))
             if i > 0:
-                self.norms.append((tf.Variable(rng.normal((out,), 1.0, 0.02)), tf.Variable(tf.zeros(out))))
+                self.norms.append(_norm(out, rng))
             channels = out
         self.first_bias = tf.Variable(tf.zeros(base_channels))
         self.dense = _weight((16 * channels, 1), rng)
