@@ -55,8 +55,10 @@ class DiffAugment(keras.layers.Layer):
             images = getattr(self, f"_{name}")(images)
         return images
 
-    def _uniform(self, batch, low, high):
-        return keras.random.uniform((batch, 1, 1, 1), low, high, seed=self.seed_generator)
+    def _uniform(self, batch, low, high, dtype):
+        """(B, 1, 1, 1) factors, drawn in float32 and cast to the images' dtype (mixed precision)."""
+        draw = keras.random.uniform((batch, 1, 1, 1), low, high, seed=self.seed_generator)
+        return ops.cast(draw, dtype)
 
     def _randint(self, batch, low, high):
         """(B,) integers in [low, high)."""
@@ -64,11 +66,11 @@ class DiffAugment(keras.layers.Layer):
 
     def _color(self, x):
         b = ops.shape(x)[0]
-        x = x + self._uniform(b, -0.5, 0.5)  # brightness
+        x = x + self._uniform(b, -0.5, 0.5, x.dtype)  # brightness
         mean = ops.mean(x, axis=3, keepdims=True)
-        x = (x - mean) * self._uniform(b, 0.0, 2.0) + mean  # saturation
+        x = (x - mean) * self._uniform(b, 0.0, 2.0, x.dtype) + mean  # saturation
         mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
-        return (x - mean) * self._uniform(b, 0.5, 1.5) + mean  # contrast
+        return (x - mean) * self._uniform(b, 0.5, 1.5, x.dtype) + mean  # contrast
 
     def _translation(self, x):
         b, h, w = ops.shape(x)[0], x.shape[1], x.shape[2]

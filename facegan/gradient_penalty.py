@@ -58,9 +58,11 @@ class GradientPenalty(keras.layers.Layer):
 
     def call(self, inputs):
         real, fake = inputs
-        eps = keras.random.uniform((ops.shape(real)[0], 1, 1, 1), seed=self.seed_generator)
+        eps = keras.random.uniform((ops.shape(real)[0], 1, 1, 1), dtype=real.dtype,
+                                   seed=self.seed_generator)
         x_hat = ops.stop_gradient(eps * real + (1.0 - eps) * fake)
-        grads = input_gradients(self.critic, x_hat)  # (B, H, W, C)
+        # (B, H, W, C); summed in float32, also under mixed precision
+        grads = ops.cast(input_gradients(self.critic, x_hat), "float32")
         norms = ops.sqrt(ops.sum(ops.square(grads), axis=(1, 2, 3)) + 1e-12)  # (B,)
         return ops.square(norms - 1.0)[:, None]
 

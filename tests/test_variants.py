@@ -231,13 +231,20 @@ def test_real_and_generated_images_get_the_same_augmentation(rng):
 
 # --- one step per loss ----------------------------------------------------------------
 
+@pytest.fixture(params=["float32", "mixed_bfloat16"])
+def precision(request):
+    keras.config.set_dtype_policy(request.param)
+    yield request.param
+    keras.config.set_dtype_policy("float32")
+
+
 @pytest.mark.parametrize("loss, normalization, options", [
     ("bce", "batch", {"augment": "color,translation,cutout"}),
     ("wgan-gp", "none", {"n_critic": 2}),
     ("hinge", "spectral", {}),
     ("lsgan", "batch", {"label_smoothing": 0.1}),
 ])
-def test_each_loss_trains_a_step_without_nans(loss, normalization, options, rng):
+def test_each_loss_trains_a_step_without_nans(loss, normalization, options, precision, rng):
     keras.utils.set_random_seed(0)
     gan = GAN(build_generator(32, LATENT, 4), build_discriminator(32, 4, normalization),
               loss=loss, **options)
