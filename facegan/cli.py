@@ -18,7 +18,7 @@ EXIT_CODES = """exit codes:
        checkpoint is kept: resume with --resume RUN_DIR
   2    bad arguments or bad input files (nothing was done)
   130  interrupted by Ctrl-C, after the checkpoint was saved"""
-VARIANT_FIELDS = ("loss", "spectral_norm", "augment", "ema", "n_critic", "gp_weight")
+VARIANT_FIELDS = ("loss", "spectral_norm", "augment", "ema", "n_critic", "gp_weight", "upsampling")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -121,6 +121,9 @@ def build_parser():
     variants.add_argument("--n-critic", type=_positive_int, help="D steps per G step (default 1)")
     variants.add_argument("--gp-weight", type=_non_negative,
                           help="gradient-penalty weight (default 10)")
+    variants.add_argument("--upsampling", choices=("transposed", "nearest"),
+                          help="G's upsampling: transposed convolutions (default) or nearest "
+                               "neighbour + convolution (no checkerboard texture)")
     speed = train.add_argument_group("speed and scale", "README: Benchmarks")
     speed.add_argument("--step", choices=("combined", "fused"), default="combined",
                        help="combined: two combined models (default); fused: D and G updated "

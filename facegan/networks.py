@@ -12,6 +12,7 @@ from keras import layers, ops
 from facegan.spectral_norm import SpectralNorm
 
 RESOLUTIONS = (32, 64, 128, 256)
+UPSAMPLINGS = ("transposed", "nearest")
 DISCRIMINATOR_NORMALIZATIONS = ("batch", "none", "spectral")
 
 
@@ -87,11 +88,28 @@ def _check_positive(**sizes):
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-def build_generator(resolution=64, latent_dim=100, base_channels=64):
-    """Latent vector -> image in [-1, 1] of shape (resolution, resolution, 3)."""
+def build_generator(resolution=64, latent_dim=100, base_channels=64, upsampling="transposed"):
+    """Latent vector -> image in [-1, 1] of shape (resolution, resolution, 3).
+
+    upsampling: "transposed" (DCGAN: 4x4 stride-2 transposed convolutions) or "nearest"
+    (nearest-neighbour x2 then a 3x3 convolution, Odena et al. 2016: every output pixel
+    gets the same number of kernel taps, so there is no checkerboard texture to unlearn;
+    it costs 9/4 the generator's multiply-accumulates).
+    """
     blocks = _num_blocks(resolution)
     _check_positive(latent_dim=latent_dim, base_channels=base_channels)
+    if upsampling not in UPSAMPLINGS:
+        raise ValueError(f"upsampling must be one of {UPSAMPLINGS}, got {upsampling!r}")
     channels = base_channels * 2 ** (blocks - 1)
+
+    def upsample(x, filters, name, use_bias):
+        if upsampling == "transposed":
+            return layers.Conv2DTranspose(filters, 4, strides=2, padding="same",
+                                          use_bias=use_bias, kernel_initializer=_init(),
+                                          name=name)(x)
+        x = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_nearest")(x)
+        return layers.Conv2D(filters, 3, padding="same", use_bias=use_bias,
+                             kernel_initializer=_init(), name=name)(x)
 
     z = keras.Input((latent_dim,), name="z")
     x = layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=_init(), name="project")(z)
@@ -102,15 +120,10 @@ def build_generator(resolution=64, latent_dim=100, base_channels=64):
     for i in range(1, blocks):
         channels //= 2
         size *= 2
-        x = layers.Conv2DTranspose(
-            channels, 4, strides=2, padding="same", use_bias=False,
-            kernel_initializer=_init(), name=f"up{size}",
-        )(x)  # (size, size, channels)
+        x = upsample(x, channels, f"up{size}", use_bias=False)  # (size, size, channels)
         x = _batch_norm(f"up{size}_bn")(x)
         x = layers.ReLU()(x)
-    x = layers.Conv2DTranspose(
-        3, 4, strides=2, padding="same", kernel_initializer=_init(), name=f"up{resolution}"
-    )(x)  # (resolution, resolution, 3)
+    x = upsample(x, 3, f"up{resolution}", use_bias=True)  # (resolution, resolution, 3)
     image = layers.Activation("tanh", dtype="float32", name="image")(x)
     return keras.Model(z, image, name=f"generator_{resolution}")
 

@@ -238,8 +238,8 @@ def save_checkpoint(path, gan, state, extra=None):
     atomic_write(path, write)  # a run killed mid-write keeps its previous checkpoint
 
 
-MODEL_FIELDS = ("resolution", "latent_dim", "base_channels", "loss", "spectral_norm",
-                "augment", "ema")  # the settings that shape a checkpoint's variables
+MODEL_FIELDS = ("resolution", "latent_dim", "base_channels", "upsampling", "loss",
+                "spectral_norm", "augment", "ema")  # the settings that shape its variables
 
 
 def load_checkpoint(path, gan, extra=None, config=None):
@@ -257,7 +257,8 @@ def load_checkpoint(path, gan, extra=None, config=None):
     with saved:
         if config is not None and "model" in state:
             differ = [f"{k} {state['model'][k]!r} (this run: {config[k]!r})"
-                      for k in MODEL_FIELDS if state["model"].get(k) != config[k]]
+                      for k in MODEL_FIELDS  # a field newer than the checkpoint: its default
+                      if k in state["model"] and state["model"][k] != config[k]]
             if differ:
                 raise FaceganError(f"{path} was saved with other settings: {', '.join(differ)}")
         for group, variables in variable_groups(gan, extra).items():

@@ -73,6 +73,7 @@ class TrainConfig:
     batch_size: int = 64
     latent_dim: int = 100
     base_channels: int = 64
+    upsampling: str = "transposed"  # G's upsampling: "transposed" (DCGAN) or "nearest" + conv
     loss: str = "bce"               # bce, wgan-gp, hinge or lsgan (facegan.losses)
     spectral_norm: bool = False     # spectral normalisation in D, in place of its BatchNorm
     augment: str = ""               # DiffAugment policy in front of D: "color,translation,cutout"
@@ -142,7 +143,8 @@ class Trainer:
         keras.config.set_dtype_policy(config.precision)
         use_devices(config.devices, config.batch_size)
         self.gan = (FusedGAN if config.step == "fused" else GAN)(
-            build_generator(config.resolution, config.latent_dim, config.base_channels),
+            build_generator(config.resolution, config.latent_dim, config.base_channels,
+                            config.upsampling),
             build_discriminator(config.resolution, config.base_channels,
                                 discriminator_normalization(config)),
             loss=config.loss, learning_rate=config.learning_rate, beta_1=config.beta_1,

@@ -86,3 +86,39 @@ def test_batch_norm_trains_on_batch_statistics(frozen):
     np.testing.assert_allclose(new_gamma, gamma - (w * x_hat).sum((0, 1, 2)) / w.size,
                                rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(new_beta, beta - w.sum((0, 1, 2)) / w.size, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("resolution", RESOLUTIONS)
+def test_nearest_neighbour_generator_has_the_same_shapes(resolution):
+    g = build_generator(resolution, latent_dim=16, base_channels=4, upsampling="nearest")
+    images = convert_to_numpy(g(np.random.default_rng(0).standard_normal((2, 16)), training=False))
+    assert images.shape == (2, resolution, resolution, 3)
+    assert np.all(np.abs(images) <= 1.0)
+
+
+@pytest.mark.parametrize("upsampling, checkerboard", [("transposed", True), ("nearest", False)])
+def test_only_transposed_convolutions_draw_a_checkerboard_on_a_flat_input(upsampling, checkerboard):
+    """Odena et al. 2016: a flat feature map through a random stride-2 transposed
+    convolution comes out with a period-2 pattern; through nearest-neighbour upsampling and
+    a convolution it stays flat away from the border."""
+    import keras
+
+    g = build_generator(64, latent_dim=16, base_channels=4, upsampling=upsampling)
+    start = g.get_layer("project_bn").output
+    block = keras.Model(start, g.get_layer("up8").output)
+    flat = np.ones((1, 4, 4, start.shape[-1]), "float32")
+    interior = convert_to_numpy(block(flat))[0, 2:-2, 2:-2]  # (4, 4, C)
+    spread = np.abs(interior - interior[:1, :1]).max()
+    assert (spread > 1e-3) == checkerboard, spread
+
+
+def test_nearest_neighbour_upsampling_costs_nine_quarters_of_the_convolutions():
+    transposed = count_macs(build_generator(64, base_channels=8))
+    nearest = count_macs(build_generator(64, base_channels=8, upsampling="nearest"))
+    dense = 100 * 4 * 4 * 8 * 8
+    assert nearest - dense == pytest.approx(9 / 4 * (transposed - dense))
+
+
+def test_unknown_upsampling_is_refused():
+    with pytest.raises(ValueError, match="upsampling must be one of"):
+        build_generator(64, upsampling="bilinear")

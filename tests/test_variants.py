@@ -304,12 +304,13 @@ def test_cli_variant_flags_reach_the_run_config(tmp_path, capsys):
     assert main(["train", "--data", "synthetic", "--synthetic-size", "32", "--resolution", "32",
                  "--base-channels", "4", "--latent-dim", "8", "--batch-size", "16", "--epochs", "1",
                  "--out", str(out), "--quiet", "--preset", "recommended", "--loss", "hinge",
-                 "--spectral-norm", "--ema", "--augment", "cutout"]) == 0
+                 "--spectral-norm", "--ema", "--augment", "cutout", "--upsampling", "nearest"]) == 0
     config = json.loads((out / "config.json").read_text())["config"]
-    assert (config["loss"], config["spectral_norm"], config["ema"], config["augment"]) == (
-        "hinge", True, 0.999, "cutout")
+    assert (config["loss"], config["spectral_norm"], config["ema"], config["augment"],
+            config["upsampling"]) == ("hinge", True, 0.999, "cutout", "nearest")
+    assert Trainer(out).gan.generator.get_layer("up32_nearest")  # resumed as it was built
     assert (out / "generator_ema.keras").exists()
-    for bad in (["--loss", "wgan"], ["--augment", "zoom"]):
+    for bad in (["--loss", "wgan"], ["--augment", "zoom"], ["--upsampling", "bilinear"]):
         with pytest.raises(SystemExit) as exit_:
             main(["train", *bad])
         assert exit_.value.code == 2
