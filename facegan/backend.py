@@ -18,10 +18,12 @@ INSTALL = {"tensorflow": "tensorflow", "jax": "'jax[cpu]' (or jax[cuda12])", "to
 startup_messages = ""  # what the backend printed while starting, for log files
 
 
-def start(backend=None):
+def start(backend=None, job=None):
     """Import Keras on `backend` (default: $KERAS_BACKEND, else tensorflow) quietly.
 
-    Returns the backend's name; its start-up output is kept in `startup_messages`.
+    job: (coordinator, processes, process_id) to join a multi-process job first, before
+    the devices exist (facegan.distribute.join). Returns the backend's name; its start-up
+    output is kept in `startup_messages`.
     """
     global startup_messages
     from facegan.errors import FaceganError
@@ -30,6 +32,10 @@ def start(backend=None):
         os.environ["KERAS_BACKEND"] = backend
     name = os.environ.get("KERAS_BACKEND", "tensorflow")
     if "keras" in sys.modules:  # already started (a notebook, a test): nothing to hide
+        if job:
+            from facegan.distribute import join
+
+            join(*job)
         return sys.modules["keras"].backend.backend()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.stderr.flush()
@@ -39,6 +45,10 @@ def start(backend=None):
         try:
             import keras
 
+            if job:
+                from facegan.distribute import join
+
+                join(*job)
             keras.ops.convert_to_numpy(keras.ops.zeros(1))  # creates the devices
         except ImportError as error:
             missing = INSTALL.get(name, name)

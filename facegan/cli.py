@@ -134,8 +134,16 @@ def build_parser():
                             "must be a multiple of K (default 1; with --resume: the saved K)")
     speed.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"),
                        default="float32", help="mixed precision pays on GPUs only")
-    speed.add_argument("--devices", type=_positive_int, default=1,
-                       help="data-parallel devices (jax backend); the batch is split over them")
+    speed.add_argument("--devices", type=_positive_int,
+                       help="data-parallel devices (jax backend); the batch is split over them "
+                            "(default 1; with --processes: every process's devices)")
+    speed.add_argument("--processes", type=_positive_int, default=1,
+                       help="processes (one per host) in a data-parallel job (jax backend): each "
+                            "runs this same command with its own --process-id (README: Training "
+                            "on several machines)")
+    speed.add_argument("--process-id", type=_count, default=0, help="this process's id, 0..N-1")
+    speed.add_argument("--coordinator", metavar="HOST:PORT",
+                       help="process 0's address and a free port, with --processes")
 
     generate = verbs.add_parser("generate", help="sample faces from a trained generator")
     generate.add_argument("--generator", required=True,
@@ -242,6 +250,11 @@ def build_parser():
 def _train(args):
     from facegan.training import TrainConfig, Trainer
 
+    devices = args.devices or 1
+    if args.processes > 1:  # joined in main(), before the devices were created
+        import keras
+
+        devices = args.devices or len(keras.distribution.list_devices())
     if args.resume:
         trainer = Trainer(args.resume)
         trainer.config.epochs = args.epochs or trainer.config.epochs
@@ -266,7 +279,7 @@ def _train(args):
             cache_dir=args.cache_dir, eval_every=args.eval_every or 0,
             eval_samples=args.eval_samples, inception_weights=args.inception_weights,
             step=args.step, steps_per_call=args.steps_per_call or 1,
-            precision=args.precision, devices=args.devices,
+            precision=args.precision, devices=devices,
             tensorboard=args.tensorboard,
         )
         name = "synthetic" if args.data == "synthetic" else Path(args.data).stem
@@ -435,8 +448,14 @@ def main(argv=None):
     from facegan import backend
     from facegan.errors import FaceganError
 
+    job = None
+    if args.verb == "train" and args.processes > 1:
+        if not args.coordinator:
+            parser.error(f"--processes {args.processes} needs --coordinator HOST:PORT, "
+                         f"process 0's address")
+        job = (args.coordinator, args.processes, args.process_id)
     try:
-        backend.start(args.backend)  # before anything imports Keras
+        backend.start(args.backend, job)  # before anything imports Keras
     except FaceganError as error:
         return _fail(args, error, error.exit_code)
     from facegan.networks import RESOLUTIONS

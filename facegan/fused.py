@@ -17,6 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from facegan.distribute import process_count
 from facegan.ema import ema_blend, ema_decay
 from facegan.errors import FaceganError
 from facegan.gan import accuracy_at
@@ -206,6 +207,11 @@ class FusedGAN:
             batch = distribution.get_data_layout(shape[batch_axis:])
             return keras.distribution.TensorLayout([None] * batch_axis + list(batch.axes),
                                                    batch.device_mesh)
+        if process_count() > 1:  # each process holds its own rows of the batch
+            import jax
+
+            return [jax.make_array_from_process_local_data(layout(x.shape).backend_layout, x)
+                    for x in arrays]
         return [keras.distribution.distribute_tensor(x, layout(x.shape)) for x in arrays]
 
     def _jax_step(self, *arrays):

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from facegan.data import load_images, to_model_input
-from facegan.distribute import use_devices
+from facegan.distribute import local_rows, process_count, process_index, use_devices
 from facegan.ema import GeneratorEMA
 from facegan.errors import FaceganError, WorkFailed
 from facegan.fused import FusedGAN
@@ -116,16 +116,21 @@ class Trainer:
         if resume:
             config = TrainConfig(**self.run.read_config())
         check_steps_per_call(config)
-        self.run.path.mkdir(parents=True, exist_ok=True)
-        self.lock = RunLock(self.run.lock)
+        # In a multi-process job (facegan.distribute) process 0 alone writes the run folder.
+        self.writer = process_index() == 0
+        self.rows = local_rows(config.batch_size)  # this process's rows of every batch
+        self.lock = RunLock(self.run.lock) if self.writer else _NoLock()
+        if self.writer:
+            self.run.path.mkdir(parents=True, exist_ok=True)
         stale = self.lock.acquire()
         weakref.finalize(self, self.lock.release)
-        if not resume and self.run.config.exists():
+        if self.writer and not resume and self.run.config.exists():
             self.lock.release()
             raise FaceganError(f"{self.run.path} already holds a run; resume it with --resume "
                                f"{self.run.path} or choose another --out")
         self.config = config
-        self.run.attach_log()
+        if self.writer:
+            self.run.attach_log()
         if stale:
             log.info("took over the stale lock of process %s, which no longer runs", stale)
 
@@ -153,10 +158,11 @@ class Trainer:
         )
         self.ema = GeneratorEMA(self.gan.generator, config.ema) if config.ema else None
         self.rng = np.random.default_rng(config.seed)
+        # drawn by every process alike (their random states stay equal), kept on resume
+        self.fixed_latents = self.rng.standard_normal((64, config.latent_dim), np.float32)
         if self.run.fixed_latents.exists():
             self.fixed_latents = np.load(self.run.fixed_latents)
-        else:
-            self.fixed_latents = self.rng.standard_normal((64, config.latent_dim), np.float32)
+        elif self.writer:
             np.save(self.run.fixed_latents, self.fixed_latents)
 
         self.step, self.wall_time = 0, 0.0
@@ -171,15 +177,20 @@ class Trainer:
             self.interval = state.get("interval", self.interval)
             log.info("resumed %s at step %d (epoch %d)", self.run.path, self.step,
                      self.step // self.steps_per_epoch + 1)
-        self.run.truncate_history(self.step)
-        log.info("%d images (%d held out), %d steps per epoch, backend %s", len(self.images),
-                 config.holdout, self.steps_per_epoch, keras.backend.backend())
+        if self.writer:
+            self.run.truncate_history(self.step)
+        log.info("%d images (%d held out), %d steps per epoch, backend %s%s", len(self.images),
+                 config.holdout, self.steps_per_epoch, keras.backend.backend(),
+                 f", {process_count()} processes" if process_count() > 1 else "")
 
     @property
     def total_steps(self):
         return self.config.epochs * self.steps_per_epoch
 
     def save_checkpoint(self):
+        if not self.writer:  # process 0 writes it
+            self.saved_step = self.step
+            return
         model = {k: getattr(self.config, k) for k in MODEL_FIELDS}
         state = {"step": self.step, "wall_time": self._wall(), "rng": self.rng.bit_generator.state,
                  "interval": self.interval, "model": model}
@@ -196,17 +207,22 @@ class Trainer:
 
     @property
     def sampler(self):
-        """The generator to sample: the weight average when the run keeps one."""
-        return self.ema.model if self.ema else self.gan.generator
+        """The generator to sample: the weight average when the run keeps one. In a
+        multi-process job, a copy on this process's devices (the trained one spans them all)."""
+        model = self.ema.model if self.ema else self.gan.generator
+        return _local_copy(model) if process_count() > 1 else model
 
     def samples(self):
         """The fixed latent grid through the sampling generator, as uint8 images."""
         return generate(self.sampler, self.fixed_latents)
 
     def _save_generators(self, path, ema_path):
-        save_model(self.gan.generator, path)
+        if not self.writer:
+            return
+        multi = process_count() > 1
+        save_model(_local_copy(self.gan.generator) if multi else self.gan.generator, path)
         if self.ema:
-            save_model(self.ema.model, ema_path)
+            save_model(self.sampler, ema_path)
 
     def fit(self, on_epoch_end=None, verbose=1):
         """Train to `config.epochs`, checkpointing as it goes; on Ctrl-C, checkpoint and re-raise.
@@ -220,12 +236,13 @@ class Trainer:
         self.saved_step = self.step
         self.lock.acquire()  # again, for a Trainer whose earlier fit() released it
         try:
-            if self.config.tensorboard:  # steps after the checkpoint were logged, and are redone
+            if self.config.tensorboard and self.writer:  # steps after the checkpoint are redone
                 from facegan.tensorboard import TensorBoardLog
 
                 self.tensorboard = TensorBoardLog(self.run.tensorboard, resume_step=self.step + 1)
             with _interrupts_between_steps() as self._interrupted:
-                self.run.write_config(dataclasses.asdict(self.config))
+                if self.writer:
+                    self.run.write_config(dataclasses.asdict(self.config))
                 while self.step < self.total_steps:
                     epoch = self.step // self.steps_per_epoch + 1
                     self._train_epoch(epoch, verbose)
@@ -235,7 +252,7 @@ class Trainer:
                     self._stop_if_interrupted()
                 self._save_generators(self.run.generator, self.run.generator_ema)
         except KeyboardInterrupt:
-            self.save_checkpoint()
+            self.save_checkpoint()  # by process 0; the others stop at the same step
             log.info("interrupted at step %d; checkpoint saved", self.step)
             raise
         except OSError as error:
@@ -287,6 +304,9 @@ class Trainer:
         real = to_model_input(self.images[batch], self.rng if cfg.flip else None)
         z = self.rng.standard_normal((cfg.n_critic + 1, cfg.batch_size, cfg.latent_dim),
                                      np.float32)
+        if process_count() > 1:  # this process's rows of each of the n_critic + 1 batches
+            real = real.reshape(cfg.n_critic, cfg.batch_size, *real.shape[1:])[:, self.rows]
+            real, z = real.reshape(-1, *real.shape[2:]), z[:, self.rows]
         return real, z[:-1].reshape(-1, cfg.latent_dim), z[-1]
 
     def _train_call(self, inputs):
@@ -326,8 +346,10 @@ class Trainer:
                     # img/s over the calls since the last row's call
                     speed = timed_steps * self.images_per_step / (now - interval_start)
                     row = {k: v / self.interval["count"] for k, v in sums.items()}
-                    self.run.append_history({"step": self.step, "epoch": epoch, **row,
-                                             "images_per_sec": speed, "wall_time": self._wall()})
+                    if self.writer:
+                        self.run.append_history({"step": self.step, "epoch": epoch, **row,
+                                                 "images_per_sec": speed,
+                                                 "wall_time": self._wall()})
                     progbar.update(b + 1, [("d_loss", row["d_loss"]), ("g_loss", row["g_loss"]),
                                            ("img/s", speed)])
                     if self.tensorboard:
@@ -370,6 +392,15 @@ class Trainer:
         # BatchNorm's moving statistics, unused in training) stops the run here.
         check_finite(variable_groups(self.gan, self._extra_variables()),
                      f"ending epoch {epoch} at step {self.step}")
+        if self.writer:
+            self._write_epoch(epoch)
+        self.save_checkpoint()
+        if self.tensorboard:
+            self.tensorboard.flush()
+        log.info("epoch %d/%d done at step %d", epoch, self.config.epochs, self.step)
+
+    def _write_epoch(self, epoch):
+        """The epoch's sample grid, loss plot, snapshot and scores, into the run folder."""
         samples = self.samples()
         save_grid(self.run.sample_grid(epoch), samples, columns=8)
         if self.tensorboard:
@@ -382,10 +413,34 @@ class Trainer:
             self._save_generators(self.run.snapshot(epoch), self.run.snapshot(epoch, ema=True))
         if self.config.eval_every and epoch % self.config.eval_every == 0:
             self.evaluate(epoch)
-        self.save_checkpoint()
-        if self.tensorboard:
-            self.tensorboard.flush()
-        log.info("epoch %d/%d done at step %d", epoch, self.config.epochs, self.step)
+
+
+class _NoLock:
+    """The run folder's lock for the processes that do not write it (facegan.distribute)."""
+
+    def acquire(self):
+        return None
+
+    def release(self):
+        pass
+
+
+def _local_copy(model):
+    """`model` on this process's devices alone, with its current weights: a model laid out
+    over every process's devices runs only when every process calls it."""
+    copy = _local_copies.get(id(model))
+    if copy is None:
+        distribution = keras.distribution.distribution()
+        keras.distribution.set_distribution(None)
+        try:
+            copy = _local_copies[id(model)] = keras.models.clone_model(model)
+        finally:
+            keras.distribution.set_distribution(distribution)
+    copy.set_weights([np.asarray(v.value) for v in model.weights])
+    return copy
+
+
+_local_copies = {}
 
 
 @contextlib.contextmanager

@@ -68,3 +68,86 @@ def test_devices_need_jax():
     use_devices(1, 64)  # one device is always fine
     with pytest.raises(FaceganError, match="needs the jax backend"):
         use_devices(2, 64)
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _train(out, *flags, processes=1, devices_per_process=2, resume=False):
+    """`facegan train` as `processes` local processes joined on the loopback address (jax,
+    virtual CPU devices), or one process on `devices_per_process` devices."""
+    env = {**os.environ, "KERAS_BACKEND": "jax",
+           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices_per_process}"}
+    command = [sys.executable, "-m", "facegan", "train", "--quiet"]
+    command += ["--resume", str(out), *flags] if resume else [
+        "--out", str(out), "--data", "synthetic", "--synthetic-size", "96", "--resolution", "32",
+        "--base-channels", "4", "--latent-dim", "8", "--batch-size", "16", "--log-every", "1",
+        "--checkpoint-every", "2", "--ema", "0.9", *flags]
+    if processes > 1:
+        command += ["--processes", str(processes), "--coordinator", f"127.0.0.1:{_free_port()}"]
+    jobs = [subprocess.Popen(command + ["--process-id", str(i)] * (processes > 1), env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for i in range(processes)]
+    for job in jobs:
+        out_, err = job.communicate(timeout=600)
+        assert job.returncode == 0, out_[-2000:] + err[-4000:]
+
+
+def _weights(run):
+    import numpy as np
+
+    saved = np.load(run / "checkpoint.npz")
+    return {name: saved[name] for name in saved.files if name != "state"}
+
+
+def test_two_processes_train_like_one_and_resume(tmp_path):
+    """Two processes on the loopback address, one virtual CPU device each, each feeding its
+    half of every batch, compute the run one process computes on two devices: the same
+    history, weights, optimizer states and EMA, across a stop and a resume from the
+    checkpoint that process 0 alone wrote."""
+    import numpy as np
+    import pandas as pd
+
+    _train(tmp_path / "one", "--epochs", "2", "--devices", "2")
+    _train(tmp_path / "split", "--epochs", "1", processes=2, devices_per_process=1)
+    _train(tmp_path / "split", "--epochs", "2", processes=2, devices_per_process=1, resume=True)
+    one = pd.read_csv(tmp_path / "one" / "history.csv")
+    assert len(one) == 2 * 96 // 16
+    reference = _weights(tmp_path / "one")
+    split = pd.read_csv(tmp_path / "split" / "history.csv")
+    for key in ("step", "d_loss", "g_loss", "d_acc_real", "d_acc_fake"):
+        np.testing.assert_allclose(split[key], one[key], rtol=1e-4, atol=1e-5)
+    weights = _weights(tmp_path / "split")
+    assert weights.keys() == reference.keys()
+    for name in reference:
+        np.testing.assert_allclose(weights[name], reference[name], rtol=1e-3, atol=1e-5,
+                                   err_msg=name)
+    log = (tmp_path / "split" / "log.txt").read_text()
+    assert log.count("backend jax, 2 processes") == 2  # once per start: process 1 wrote nothing
+    assert "resumed" in log and not (tmp_path / "split" / "lock").exists()
+
+
+def test_processes_need_a_coordinator(capsys):
+    from facegan.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--processes", "2"])
+    assert exit_.value.code == 2
+    assert "--processes 2 needs --coordinator HOST:PORT" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(keras.backend.backend() == "jax", reason="checks the other backends")
+def test_processes_need_jax(tmp_path, capsys):
+    from facegan.cli import main
+
+    code = main(["train", "--processes", "2", "--coordinator", "127.0.0.1:1",
+                 "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code != 0 and err.count("\n") == 1, err
+    assert "--processes 2 needs the jax backend" in err
+    assert not (tmp_path / "run").exists()
