@@ -29,17 +29,19 @@ class SpectralNorm(layers.Wrapper):
         super().build(input_shape)
         self.u = self.add_weight(
             shape=(1, self.layer.kernel.shape[-1]), initializer="random_normal",
-            trainable=False, name="u",
-        )  # (1, out): the running estimate of W's leading left singular vector
+            trainable=False, name="u", autocast=False,
+        )  # (1, out): the running estimate of W's leading left singular vector, float32
+        # also under mixed precision (an autocast variable cannot be assigned on torch)
 
     def sigma(self, training=False):
-        """W's largest singular value estimated from `u`; when training, also advance `u`.
+        """W's largest singular value (float32) estimated from `u`; when training, also
+        advance `u`.
 
         A frozen layer (D in the G phase) leaves `u` alone, as BatchNorm keeps its moving
         statistics, so only D's own phase changes D.
         """
         kernel = self.layer.kernel
-        w = ops.reshape(kernel, (-1, kernel.shape[-1]))  # (fan_in, out)
+        w = ops.cast(ops.reshape(kernel, (-1, kernel.shape[-1])), "float32")  # (fan_in, out)
         v = ops.stop_gradient(_unit(ops.matmul(self.u, ops.transpose(w))))  # (1, fan_in)
         u = ops.stop_gradient(_unit(ops.matmul(v, w)))  # (1, out)
         if training and self.trainable:
@@ -47,7 +49,8 @@ class SpectralNorm(layers.Wrapper):
         return ops.sum(ops.matmul(v, w) * u)
 
     def call(self, inputs, training=False):
-        kernel = self.layer.kernel / self.sigma(training)
+        kernel = self.layer.kernel
+        kernel = kernel / ops.cast(self.sigma(training), kernel.dtype)
         if isinstance(self.layer, layers.Conv2D):
             outputs = self.layer.convolution_op(inputs, kernel)
         else:
