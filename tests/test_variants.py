@@ -112,6 +112,7 @@ def test_critic_step_follows_the_hand_computed_gradient(rng):
 @pytest.mark.parametrize("layer, shape", [(layers.Conv2D(8, 4, strides=2, padding="same"), (2, 8, 8, 3)),
                                           (layers.Dense(5), (2, 12))])
 def test_spectral_norm_matches_numpy_svd(layer, shape, rng):
+    keras.utils.set_random_seed(0)  # u's start: convergence in 100 steps depends on it
     wrapped = SpectralNorm(layer)
     x = rng.standard_normal(shape).astype("float32")
     wrapped(x)
