@@ -1,25 +1,28 @@
-"""The GAN-variant ablation (issue 8): the BCE DCGAN baseline, each option alone, and the
-best combination, trained on the same data for the same number of images with the same
-seed, then scored by facegan.evaluate (face rate, diversity, memorisation; FID, KID,
-precision and recall when torch-fidelity's Inception weights are on disk).
+"""The GAN-variant ablation (issue 18): which settings give the best faces, for a budget of
+epochs and for a budget of minutes.
 
-Protocol: every configuration shows D `epochs` passes over the training images (holdout
-kept out), seed 0, Adam(lr, beta_1=0.5), one process, configurations one after another.
-The combination is chosen by a rule fixed in advance (`best`): the loss of the best-scoring
-single-loss run, plus EMA and DiffAugment if each alone beat the baseline; EMA and
-DiffAugment are also run together. The best-scoring row becomes the recommended preset.
+Protocol: every configuration trains on the same data (the last `holdout` images kept out),
+seed and number of images (D sees every training image once per epoch), Adam(2e-4, 0.5),
+and keeps an EMA of G's weights (decay 0.999) beside its raw generator; the average never
+feeds back into training, so one run gives both rows, "X" and "X + EMA". Snapshots are
+scored with facegan.evaluate at `--epochs-scored`, and at the snapshot nearest each
+`--budget` in minutes, from each configuration's training rate measured first on an
+otherwise idle machine. Configurations train `--jobs` at a time, each pinned to its own
+core, longest first; a rerun skips those already in the JSON and resumes unfinished runs.
 
-    KERAS_BACKEND=torch python benchmarks/ablation.py --data ../shared/data/celeba-8k.zip \
-        --out runs/ablation --json results/ablation.json --figure figures/ablation.png
+The winner is chosen by a rule fixed before the runs (`rank`): the best mean rank over
+face rate (higher), |1 - diversity| (lower), attribute coverage and attribute Fréchet
+distance (lower), among the rows not flagged for memorisation.
 
-Results are appended to the JSON after each configuration; a rerun skips those already
-there, and `--plot-only` redraws the figures from it.
+    python benchmarks/ablation.py --data ../shared/data/celeba-8k.zip --out runs/ablation \\
+        --precision mixed_bfloat16
 """
 
 import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,130 +30,235 @@ from pathlib import Path
 import numpy as np
 
 AUGMENT = "color,translation,cutout"
-SINGLE = {  # name -> TrainConfig fields that differ from the baseline
-    "baseline (BCE)": {},
-    "WGAN-GP": {"loss": "wgan-gp"},
-    "hinge + SN": {"loss": "hinge", "spectral_norm": True},
-    "LSGAN": {"loss": "lsgan"},
-    "EMA": {"ema": 0.999},
+CONFIGS = {  # name -> TrainConfig fields that differ from the baseline, longest-running first
+    "WGAN-GP": {"loss": "wgan-gp", "n_critic": 5},
+    "nearest upsampling": {"upsampling": "nearest"},
     "DiffAugment": {"augment": AUGMENT},
+    "hinge + SN": {"loss": "hinge", "spectral_norm": True},
+    "BCE (baseline)": {},
+    "LSGAN": {"loss": "lsgan"},
 }
-LOSS_RUNS = ("baseline (BCE)", "WGAN-GP", "hinge + SN", "LSGAN")
-EXTRA = {"EMA + DiffAugment": {"ema": 0.999, "augment": AUGMENT}}  # the add-ons together
+EMA = 0.999
+RANKED = {  # metric -> its badness, for the rule that picks the winner
+    "face_rate": lambda m: -m["face_rate"],
+    "diversity": lambda m: abs(1.0 - m["diversity"]),
+    "attribute_coverage": lambda m: m["attribute_coverage"],
+    "attribute_fd": lambda m: m["attribute_fd"],
+}
 
 
-def score(entry):
-    """The rule that ranks configurations: face rate x diversity (capped at 1), so that
-    neither one face repeated nor varied non-faces wins; 0 for a generator that copies."""
-    m = entry["metrics"]
-    if m.get("memorisation_flagged", False):
-        return 0.0
-    return m["face_rate"] * min(m["diversity"], 1.0)
+def slug(name):
+    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
 
 
-def best(results):
-    """The combination: the best loss setting, plus each add-on that beat the baseline alone."""
-    loss = max(LOSS_RUNS, key=lambda name: score(results[name]))
-    settings = dict(SINGLE[loss])
-    base = score(results["baseline (BCE)"])
-    for addon in ("EMA", "DiffAugment"):
-        if score(results[addon]) > base:
-            settings.update(SINGLE[addon])
-    return settings
+def settings_of(row):
+    """The TrainConfig fields of a row ("X" or "X + EMA")."""
+    name, ema = (row[:-6], True) if row.endswith(" + EMA") else (row, False)
+    return {**CONFIGS[name], **({"ema": EMA} if ema else {})}
+
+
+def rank(rows):
+    """Row names by mean rank over RANKED, best first; rows flagged for memorisation last."""
+    clean = [r for r in rows if not rows[r].get("memorisation_flagged", False)]
+    ranks = {r: 0.0 for r in clean}
+    for badness in RANKED.values():
+        for place, r in enumerate(sorted(clean, key=lambda r: badness(rows[r]))):
+            ranks[r] += place + 1
+    order = sorted(clean, key=lambda r: (ranks[r], rows[r]["attribute_fd"]))
+    return order + [r for r in rows if r not in clean]
+
+
+def base_config(args, name, **overrides):
+    from facegan.training import TrainConfig
+
+    return TrainConfig(data=args.data, resolution=args.resolution, batch_size=args.batch_size,
+                       base_channels=args.base_channels, holdout=args.holdout, seed=args.seed,
+                       precision=args.precision, ema=EMA, **{**CONFIGS[name], **overrides})
+
+
+def measure_speed(name, args):
+    """Training images per second (D's images) over one epoch with every core, after the
+    first history row (tracing)."""
+    import shutil
+
+    from facegan.training import Trainer
+
+    folder = Path(args.out) / "speed" / slug(name)
+    shutil.rmtree(folder, ignore_errors=True)
+    trainer = Trainer(folder, base_config(args, name, epochs=1, log_every=5,
+                                          snapshot_every=10**6, checkpoint_every=10**9))
+    trainer.fit(verbose=0)
+    return float(trainer.run.read_history()["images_per_sec"].iloc[1:].median())
 
 
 def flatten(results):
     from facegan.evaluate import flat_row
 
     row = flat_row(results)
-    if "memorisation" in results:
-        row["memorisation_flagged"] = bool(results["memorisation"]["flagged"])
+    row["memorisation_flagged"] = bool(results["memorisation"]["flagged"])
     return row
 
 
-def run_one(name, settings, args, evaluator):
-    from facegan.training import TrainConfig, Trainer
+def work(name, args):
+    """One configuration: train (or resume) to the last scored epoch, then score its
+    snapshots, raw and EMA. Runs in its own process; returns the configuration's entry."""
+    from facegan.data import load_images
+    from facegan.evaluate import Evaluator
+    from facegan.sampling import generate, latents, load_generator
+    from facegan.training import Trainer
 
-    config = TrainConfig(data=args.data, resolution=args.resolution, epochs=args.epochs,
-                         batch_size=args.batch_size, base_channels=args.base_channels,
-                         holdout=args.holdout, seed=args.seed, snapshot_every=args.epochs,
-                         checkpoint_every=10**9, **settings)
-    folder = Path(args.out) / name.replace(" ", "").replace("+", "_").replace("(", "_").replace(")", "")
+    record = json.loads(Path(args.json).read_text())
+    epochs = max(args.epochs_scored)
+    folder = Path(args.out) / slug(name)
+    config = None if (folder / "config.json").exists() else base_config(
+        args, name, epochs=epochs, snapshot_every=args.snapshot_every, checkpoint_every=500)
     trainer = Trainer(folder, config)
-    start = time.perf_counter()
     trainer.fit(verbose=0)
-    train_seconds = time.perf_counter() - start
-    entry = {"settings": settings, "g_steps": trainer.step,
-             "images_seen": trainer.step * trainer.images_per_step,
-             "train_seconds": train_seconds, "metrics": flatten(evaluator.score(trainer.sampler))}
-    if trainer.ema:  # the raw generator too, to show what the average adds
-        entry["metrics_raw_generator"] = flatten(evaluator.score(trainer.gan.generator))
-    from facegan.sampling import generate, latents
-
-    entry["samples"] = str(folder / "ablation_samples.npy")
-    np.save(entry["samples"], generate(trainer.sampler, latents(8, config.latent_dim, seed=1)))
+    images_per_epoch = trainer.steps_per_epoch * trainer.images_per_step
+    # the snapshot nearest each budget, at the rate measured alone
+    rate = record["speed"][name]
+    budget_epochs = {str(b): int(min(epochs, max(args.snapshot_every, args.snapshot_every * round(
+        rate * b * 60 / images_per_epoch / args.snapshot_every)))) for b in args.budget}
+    scored = sorted(set(args.epochs_scored) | set(budget_epochs.values()))
+    evaluator = Evaluator(load_images(args.data, args.resolution, args.seed), n=args.samples,
+                          holdout=args.holdout, seed=args.seed)
+    run = trainer.run
+    scores = {"": {}, " + EMA": {}}
+    for epoch in scored:
+        for suffix, ema in (("", False), (" + EMA", True)):
+            scores[suffix][str(epoch)] = flatten(evaluator.score(
+                load_generator(run.snapshot(epoch, ema))))
+            print(f"  {name}{suffix} epoch {epoch}: {scores[suffix][str(epoch)]}", flush=True)
+    z = latents(8, trainer.config.latent_dim, seed=1)
+    entry = {}
+    for suffix, ema in (("", False), (" + EMA", True)):
+        samples = folder / f"samples{slug(suffix)}.npy"
+        np.save(samples, generate(load_generator(run.snapshot(epochs, ema)), z))
+        entry[name + suffix] = {
+            "settings": settings_of(name + suffix), "scores": scores[suffix],
+            "budget_epochs": budget_epochs, "images_per_epoch": images_per_epoch,
+            "images_per_sec": rate,
+            "train_seconds_pinned": float(run.read_history()["wall_time"].iloc[-1]),
+            "samples": str(samples)}
     return entry
 
 
+def train_all(args, record, path):
+    """Run the configurations not yet in the record, `jobs` at a time, one core each."""
+    todo = [n for n in CONFIGS if n not in record["results"]]
+    running, cores = {}, list(range(args.jobs))
+    while todo or running:
+        while todo and cores:
+            name, core = todo.pop(0), cores.pop(0)
+            log = open(Path(args.out) / f"{slug(name)}.log", "a")
+            command = [sys.executable, __file__, "--worker", name] + sys.argv[1:]
+            if args.jobs > 1:
+                command = ["taskset", "-c", str(core)] + command
+            env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+                   "OMP_NUM_THREADS": "1"} if args.jobs > 1 else os.environ
+            print(f"[{time.strftime('%H:%M:%S')}] {name} on core {core}", flush=True)
+            running[name] = (subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                              env=env), core)
+        time.sleep(5)
+        for name, (process, core) in list(running.items()):
+            if process.poll() is None:
+                continue
+            del running[name]
+            cores.append(core)
+            out = Path(args.out) / slug(name) / "entry.json"
+            if process.returncode or not out.exists():
+                print(f"{name} failed (exit {process.returncode}): see "
+                      f"{Path(args.out) / (slug(name) + '.log')}", flush=True)
+                continue
+            record["results"].update(json.loads(out.read_text()))
+            path.write_text(json.dumps(record, indent=2))
+            print(f"[{time.strftime('%H:%M:%S')}] {name} done", flush=True)
+
+
+def at(row, epoch):
+    return row["scores"][str(epoch)]
+
+
 def plot(record, path):
+    """Each metric against epoch (solid: EMA, dashed: raw), and samples at the last epoch."""
     import matplotlib.pyplot as plt
 
-    results = record["results"]
-    names = list(results)
-    labels = [f"{n} (= {results[n]['same_as']})" if "same_as" in results[n] else n for n in names]
-    panels = [("face_rate", "face-detection rate", "face_rate_real", "real images"),
-              ("diversity", "diversity (pairwise, 1 = as varied as data)", None, None),
-              ("memorisation", "near copies of training images", "memorisation_real",
-               "held-out faces")]
-    panels = [p for p in panels if p[0] in results[names[0]]["metrics"]]
-    fig = plt.figure(figsize=(13, 7.5))
-    grid = fig.add_gridspec(2, len(panels), height_ratios=[1, 1.15])
-    colors = ["#777777"] + ["#4C72B0"] * (len(names) - 1)
-    if "best combination" in names:
-        colors[names.index("best combination")] = "#DD8452"
-    for i, (key, label, ref, ref_label) in enumerate(panels):
+    results, p = record["results"], record["protocol"]
+    configs = [n for n in CONFIGS if n in results]
+    last = max(p["epochs_scored"])
+    panels = [("face_rate", "face-detection rate (higher is better)"),
+              ("diversity", "diversity (1 = as varied as the data)"),
+              ("attribute_coverage", "attribute coverage (lower is better)"),
+              ("attribute_fd", "attribute Fréchet distance (lower is better)")]
+    fig = plt.figure(figsize=(17, 11.5))
+    grid = fig.add_gridspec(2, 4, height_ratios=[1, 1.45])
+    colors = dict(zip(configs, plt.cm.tab10.colors))
+    for i, (key, label) in enumerate(panels):
         ax = fig.add_subplot(grid[0, i])
-        values = [results[n]["metrics"][key] for n in names]
-        bars = ax.barh(range(len(names)), values, color=colors)
-        ax.bar_label(bars, fmt="%.2f", padding=2, fontsize=8)
-        ax.set_yticks(range(len(names)), labels if i == 0 else [""] * len(names))
-        ax.invert_yaxis()
-        if ref:
-            ax.axvline(results[names[0]]["metrics"][ref], ls="--", color="black", lw=1,
-                       label=ref_label)
-            ax.legend(fontsize=8, loc="lower right")
-        elif key == "diversity":
-            ax.axvline(1.0, ls="--", color="black", lw=1)
-        ax.set(xlabel=label, xlim=(0, None))
-        ax.grid(axis="x", alpha=0.3)
-    samples = fig.add_subplot(grid[1, :])
-    rows = [np.concatenate(list(np.load(results[n]["samples"])), axis=1) for n in names]
-    samples.imshow(np.concatenate(rows, axis=0))
-    height = rows[0].shape[0]
-    samples.set_yticks([height * (k + 0.5) for k in range(len(names))], labels)
-    samples.set_xticks([])
-    samples.set_title("8 samples per configuration (same latents; EMA generator where kept)",
-                      fontsize=10)
-    p = record["protocol"]
-    fig.suptitle(f"GAN variants on {p['data']} at {p['resolution']}x{p['resolution']}: "
-                 f"{p['images_seen']:,} real images seen each, base channels "
-                 f"{p['base_channels']}, batch {p['batch_size']}, seed {p['seed']} "
-                 f"({p['backend']}, {p['hardware']})", fontsize=11)
-    fig.tight_layout()
+        for name in configs:
+            for suffix, style in (("", "--"), (" + EMA", "-")):
+                row = results[name + suffix]
+                epochs = p["epochs_scored"]
+                ax.plot(epochs, [at(row, e)[key] for e in epochs], style, marker="o",
+                        color=colors[name], label=name + suffix, lw=1.5, ms=4)
+        if key == "face_rate":
+            ax.axhline(at(results[configs[0]], last)["face_rate_real"], color="black", ls=":",
+                       lw=1, label="real images")
+        if key == "diversity":
+            ax.axhline(1.0, color="black", ls=":", lw=1)
+        ax.set(xlabel="epoch", title=label, xticks=p["epochs_scored"])
+        ax.title.set_fontsize(10)
+        ax.grid(alpha=0.3)
+    strip = fig.add_subplot(grid[1, :])
+    gap = np.full((p["resolution"], 16, 3), 255, np.uint8)
+    rows = [np.concatenate(list(np.load(results[n]["samples"])) + [gap] +
+                           list(np.load(results[n + " + EMA"]["samples"])), axis=1)
+            for n in configs]
+    strip.imshow(np.concatenate(rows, axis=0))
+    strip.set_yticks([p["resolution"] * (k + 0.5) for k in range(len(configs))], configs)
+    strip.set_xticks([p["resolution"] * 4, p["resolution"] * 12 + 16],
+                     ["raw generator", "EMA generator"])
+    strip.set_title(f"8 samples per configuration at epoch {last} (the same latents)",
+                    fontsize=10)
+    fig.suptitle(f"GAN variants on {p['data']} at {p['resolution']}x{p['resolution']}, base "
+                 f"channels {p['base_channels']}, batch {p['batch_size']}, {p['precision']}, "
+                 f"seed {p['seed']}, scored on {p['samples']} samples\n{p['backend']}, "
+                 f"{p['hardware']}, {p['date']}", fontsize=12)
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=7, fontsize=9,
+               bbox_to_anchor=(0.5, 0.95), title="dashed: raw generator, solid: its EMA")
+    fig.tight_layout(rect=(0, 0, 1, 0.88))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
-def table(record):
-    """A Markdown table of the results."""
-    lines = ["| configuration | face rate | diversity | NN ratio | near copies | G steps | "
-             "train time |", "|---|---|---|---|---|---|---|"]
-    for name, r in record["results"].items():
-        m = r["metrics"]
-        lines.append(f"| {name} | {m['face_rate']:.3f} | {m['diversity']:.3f} | "
-                     f"{m['diversity_nearest_neighbour']:.3f} | {m.get('memorisation', float('nan')):.3f} | "
-                     f"{r['g_steps']} | {r['train_seconds'] / 60:.1f} min |")
+def tables(record):
+    """Markdown: the scores at equal images (each scored epoch), and at each budget."""
+    results, p = record["results"], record["protocol"]
+    epochs, last = p["epochs_scored"], max(p["epochs_scored"])
+    order = rank({r: at(results[r], last) for r in results})
+    ep = "/".join(map(str, epochs))
+    lines = [f"| rank | configuration | face rate ({ep}) | diversity | attribute coverage "
+             f"({ep}) | attribute FD ({ep}) | near copies | img/s |", "|---|" * 1 + "---|" * 7]
+    for place, r in enumerate(order, 1):
+        row, m = results[r], at(results[r], last)
+        series = lambda key, fmt: " / ".join(fmt.format(at(row, e)[key]) for e in epochs)
+        lines.append(f"| {place} | {r} | {series('face_rate', '{:.3f}')} | {m['diversity']:.2f} | "
+                     f"{series('attribute_coverage', '{:.3f}')} | "
+                     f"{series('attribute_fd', '{:.1f}')} | {m['memorisation']:.3f} | "
+                     f"{row['images_per_sec']:.0f} |")
+    for budget in p["budgets"]:
+        at_budget = {r: at(results[r], results[r]["budget_epochs"][str(budget)]) for r in results}
+        lines += ["", f"Equal wall time, {budget} minutes on this CPU (the snapshot nearest "
+                      f"it, at each configuration's measured rate):", "",
+                  "| rank | configuration | epoch reached | face rate | diversity | attribute "
+                  "coverage | attribute FD |", "|---|---|---|---|---|---|---|"]
+        for place, r in enumerate(rank(at_budget), 1):
+            m = at_budget[r]
+            lines.append(f"| {place} | {r} | {results[r]['budget_epochs'][str(budget)]} | "
+                         f"{m['face_rate']:.3f} | {m['diversity']:.2f} | "
+                         f"{m['attribute_coverage']:.3f} | {m['attribute_fd']:.1f} |")
     return "\n".join(lines)
 
 
@@ -160,58 +268,64 @@ def main():
     parser.add_argument("--out", default="runs/ablation", help="run folders")
     parser.add_argument("--json", default="results/ablation.json")
     parser.add_argument("--figure", default="figures/ablation.png")
-    parser.add_argument("--resolution", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--base-channels", type=int, default=16)
+    parser.add_argument("--resolution", type=int, default=64)
+    parser.add_argument("--epochs-scored", type=lambda s: [int(e) for e in s.split(",")],
+                        default=[10, 20, 30])
+    parser.add_argument("--snapshot-every", type=int, default=2, help="epochs")
+    parser.add_argument("--budget", type=lambda s: [float(b) for b in s.split(",")],
+                        default=[12.0], help="minutes of training on this machine")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--base-channels", type=int, default=32)
+    parser.add_argument("--precision", default="float32")
     parser.add_argument("--holdout", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=1000, help="generated samples per score")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--hardware", default=f"{os.cpu_count()} shared CPU cores, no GPU")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count()),
+                        help="configurations trained at once, one core each")
+    parser.add_argument("--hardware", default=f"{os.cpu_count()} CPU cores, no GPU")
     parser.add_argument("--plot-only", action="store_true")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.worker:
+        out = Path(args.out) / slug(args.worker) / "entry.json"
+        out.write_text(json.dumps(work(args.worker, args), indent=2))
+        return 0
     path = Path(args.json)
-    record = json.loads(path.read_text()) if path.exists() else {"results": {}}
+    record = json.loads(path.read_text()) if path.exists() else {"results": {}, "speed": {}}
     if not args.plot_only:
         import keras
 
         from facegan.data import load_images
-        from facegan.evaluate import Evaluator
 
-        train_count = len(load_images(args.data, args.resolution, args.seed)) - args.holdout
         record["protocol"] = {
-            "data": Path(args.data).name, "resolution": args.resolution, "epochs": args.epochs,
-            "images_seen": args.epochs * (train_count // args.batch_size) * args.batch_size,
+            "data": Path(args.data).name, "resolution": args.resolution,
+            "train_images": len(load_images(args.data, args.resolution, args.seed)) - args.holdout,
+            "epochs_scored": args.epochs_scored, "budgets": args.budget,
             "batch_size": args.batch_size, "base_channels": args.base_channels,
-            "holdout": args.holdout, "samples": args.samples, "seed": args.seed,
-            "optimizer": "Adam lr 2e-4, beta_1 0.5", "backend": keras.backend.backend(),
+            "precision": args.precision, "holdout": args.holdout, "samples": args.samples,
+            "seed": args.seed, "ema": EMA, "optimizer": "Adam lr 2e-4, beta_1 0.5",
+            "backend": keras.backend.backend(), "keras": keras.__version__,
             "hardware": args.hardware, "cpu": platform.processor() or platform.machine(),
-            "selection": "face rate x min(diversity, 1); 0 if memorisation is flagged",
+            "date": time.strftime("%Y-%m-%d"), "jobs": args.jobs,
+            "selection": "best mean rank over face rate (higher), |1 - diversity|, attribute "
+                         "coverage, attribute FD (lower); memorisation-flagged rows last",
         }
-        evaluator = Evaluator(load_images(args.data, args.resolution, args.seed),
-                              n=args.samples, holdout=args.holdout, seed=args.seed)
-        plan = list(SINGLE.items()) + list(EXTRA.items()) + [("best combination", None)]
-        for name, settings in plan:
-            if name in record["results"]:
-                continue
-            same = []
-            if settings is None:
-                settings = best(record["results"])
-                same = [n for n, s in SINGLE.items() if s == settings]
-            print(f"[{time.strftime('%H:%M:%S')}] {name}: {settings}", flush=True)
-            if same:  # training is deterministic: that run already is the combination
-                record["results"][name] = {**record["results"][same[0]], "same_as": same[0]}
-            else:
-                record["results"][name] = run_one(name, settings, args, evaluator)
-            print(f"    {record['results'][name]['metrics']}", flush=True)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(record, indent=2))
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for name in CONFIGS:  # alone on the machine, before the runs start
+            if name not in record["speed"]:
+                record["speed"][name] = measure_speed(name, args)
+                print(f"{name}: {record['speed'][name]:.0f} img/s", flush=True)
+                path.write_text(json.dumps(record, indent=2))
+        train_all(args, record, path)
     plot(record, args.figure)
-    print(table(record))
-    winner = max(record["results"], key=lambda name: score(record["results"][name]))
-    print(f"winner (the recommended preset): {winner}: {record['results'][winner]['settings']}")
-    print(f"wrote {args.figure} and {path}")
+    print(tables(record))
+    last = max(record["protocol"]["epochs_scored"])
+    winner = rank({r: at(v, last) for r, v in record["results"].items()})[0]
+    print(f"winner at {last} epochs (the recommended preset): {winner}: "
+          f"{record['results'][winner]['settings']}")
+    print(f"wrote {args.figure}" + ("" if args.plot_only else f" and {path}"))
 
 
 if __name__ == "__main__":
