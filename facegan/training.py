@@ -428,19 +428,19 @@ class _NoLock:
 def _local_copy(model):
     """`model` on this process's devices alone, with its current weights: a model laid out
     over every process's devices runs only when every process calls it."""
-    copy = _local_copies.get(id(model))
+    copy = _local_copies.get(model)
     if copy is None:
         distribution = keras.distribution.distribution()
         keras.distribution.set_distribution(None)
         try:
-            copy = _local_copies[id(model)] = keras.models.clone_model(model)
+            copy = _local_copies[model] = keras.models.clone_model(model)
         finally:
             keras.distribution.set_distribution(distribution)
     copy.set_weights([np.asarray(v.value) for v in model.weights])
     return copy
 
 
-_local_copies = {}
+_local_copies = weakref.WeakKeyDictionary()  # trained model -> its local copy
 
 
 @contextlib.contextmanager
