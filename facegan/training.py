@@ -209,8 +209,7 @@ class Trainer:
     def sampler(self):
         """The generator to sample: the weight average when the run keeps one. In a
         multi-process job, a copy on this process's devices (the trained one spans them all)."""
-        model = self.ema.model if self.ema else self.gan.generator
-        return _local_copy(model) if process_count() > 1 else model
+        return _on_this_process(self.ema.model if self.ema else self.gan.generator)
 
     def samples(self):
         """The fixed latent grid through the sampling generator, as uint8 images."""
@@ -219,8 +218,7 @@ class Trainer:
     def _save_generators(self, path, ema_path):
         if not self.writer:
             return
-        multi = process_count() > 1
-        save_model(_local_copy(self.gan.generator) if multi else self.gan.generator, path)
+        save_model(_on_this_process(self.gan.generator), path)
         if self.ema:
             save_model(self.sampler, ema_path)
 
@@ -425,9 +423,12 @@ class _NoLock:
         pass
 
 
-def _local_copy(model):
-    """`model` on this process's devices alone, with its current weights: a model laid out
-    over every process's devices runs only when every process calls it."""
+def _on_this_process(model):
+    """`model`, or in a multi-process job a copy of it on this process's devices alone with
+    its current weights: a model laid out over every process's devices runs only when every
+    process calls it."""
+    if process_count() == 1:
+        return model
     copy = _local_copies.get(model)
     if copy is None:
         distribution = keras.distribution.distribution()
