@@ -25,14 +25,15 @@ def make_figures(run_dir, name=None, figures_dir="figures", gallery_dir="generat
     """All committed figures of a finished run; returns the written paths."""
     run = RunDir(run_dir)
     config = run.read_config()
-    if not run.generator.exists():
-        raise FaceganError(f"{run.path} has no final generator.keras yet (still training?)")
+    if not run.sampling_generator.exists():
+        raise FaceganError(f"{run.path} has no final {run.sampling_generator.name} yet "
+                           "(still training?)")
     name = name or run.path.name
     figures_dir, gallery_dir = Path(figures_dir), Path(gallery_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     res = config["resolution"]
     label = f"{name} ({res}x{res}, {config['loss']} loss)"
-    generator = load_generator(run.generator)
+    generator = load_generator(run.sampling_generator)  # the weight average, if kept
 
     def figure(suffix, fig, what):
         path = figures_dir / f"{name}_{suffix}.png"

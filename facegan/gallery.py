@@ -24,8 +24,8 @@ def trained_generator(name=None, run_dir=None):
         return pretrained.load(name), f"shipped generator {name!r}"
     if run_dir is not None:
         run = RunDir(run_dir)
-        if run.generator.exists():
-            return load_generator(run.generator), f"{run.generator}"
+        if run.sampling_generator.exists():
+            return load_generator(run.sampling_generator), f"{run.sampling_generator}"
         saved = snapshots(run_dir)
         if saved:
             return load_generator(saved[-1][1]), f"{saved[-1][1]} (newest snapshot)"
@@ -34,12 +34,13 @@ def trained_generator(name=None, run_dir=None):
 
 
 def snapshots(run_dir):
-    """[(epoch, path)] of the run's generator snapshots and final generator, by epoch."""
+    """[(epoch, path)] of the run's snapshots and final generator, by epoch: those of its
+    weight average when it keeps one (what it samples), else G's."""
     run = RunDir(run_dir)
-    found = {int(re.search(r"(\d+)", p.stem).group(1)): p
-             for p in run.snapshots.glob("generator_epoch_*.keras")}
-    if run.generator.exists():
-        found[int(run.read_history()["epoch"].max())] = run.generator
+    pattern = run.snapshot(0, ema=run.keeps_ema).name.replace("0000", "*")
+    found = {int(re.search(r"(\d+)", p.stem).group(1)): p for p in run.snapshots.glob(pattern)}
+    if run.sampling_generator.exists():
+        found[int(run.read_history()["epoch"].max())] = run.sampling_generator
     return sorted(found.items())
 
 

@@ -51,15 +51,17 @@ def path(name):
 
 
 def export(run_dir, name, metrics=None):
-    """Copy a finished run's generator into the shipped folder with its card."""
+    """Copy a finished run's sampling generator (its weight average when it keeps one) into
+    the shipped folder with its card."""
     import shutil
     import time
 
     from facegan.runs import RunDir
 
     run = RunDir(run_dir)
-    if not run.generator.is_file():
-        raise FaceganError(f"{run.path} has no final generator.keras to export")
+    shipped = run.sampling_generator
+    if not shipped.is_file():
+        raise FaceganError(f"{run.path} has no final {shipped.name} to export")
     record = json.loads(run.config.read_text())
     history = run.read_history()
     config = record["config"]
@@ -67,6 +69,7 @@ def export(run_dir, name, metrics=None):
         "name": name,
         "data": config["data"],
         "resolution": config["resolution"],
+        "weights": shipped.name,
         "epochs": int(history["epoch"].max()),
         "steps": int(history["step"].max()),
         "images_seen": int(history["step"].max()) * config["batch_size"],
@@ -79,7 +82,7 @@ def export(run_dir, name, metrics=None):
         "date": time.strftime("%Y-%m-%d"),
     }
     PRETRAINED_DIR.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(run.generator, PRETRAINED_DIR / f"{name}.keras")
+    shutil.copyfile(shipped, PRETRAINED_DIR / f"{name}.keras")
     (PRETRAINED_DIR / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
     return PRETRAINED_DIR / f"{name}.keras"
 

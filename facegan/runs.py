@@ -63,6 +63,17 @@ class RunDir:
     def snapshot(self, epoch, ema=False):
         return self.snapshots / f"generator{'_ema' if ema else ''}_epoch_{epoch:04d}.keras"
 
+    @property
+    def keeps_ema(self):
+        """Whether the run trains a weight average of G, which is then what it samples."""
+        return bool(self.read_config().get("ema"))
+
+    @property
+    def sampling_generator(self):
+        """The final generator the run samples, and what figures and export use: its weight
+        average when the run keeps one, else G itself."""
+        return self.generator_ema if self.keeps_ema else self.generator
+
     def write_config(self, config):
         import facegan
 

@@ -6,6 +6,9 @@ from PIL import Image
 import facegan.pretrained as pretrained
 from facegan.cli import main
 from facegan.errors import FaceganError
+from facegan.gallery import snapshots
+from facegan.plots import save_grid
+from facegan.sampling import load_generator, sample
 from facegan.training import train
 
 TINY = dict(data="synthetic", resolution=32, base_channels=4, latent_dim=8, batch_size=16,
@@ -35,6 +38,29 @@ def test_figures_and_export_from_a_run(tmp_path, monkeypatch):
     assert card["resolution"] == 32 and card["epochs"] == 3 and card["images_seen"] == 3 * 2 * 16
     assert card["backend"] and card["settings"]["base_channels"] == 4
     assert pretrained.load("tiny32").output_shape == (None, 32, 32, 3)
+
+
+def test_a_run_with_a_weight_average_draws_scores_and_ships_the_average(tmp_path, monkeypatch):
+    """An --ema run samples its weight average while training, so its gallery, the snapshots
+    `evaluate --run` scores and the exported generator are the average's, not G's."""
+    run = train(tmp_path / "avg", epochs=2, ema=0.5, learning_rate=0.01, **TINY)
+    raw = load_generator(run / "generator.keras")
+    average = load_generator(run / "generator_ema.keras")
+    assert not np.array_equal(sample(raw, 64), sample(average, 64))  # the test can tell them apart
+
+    assert [path.name for _, path in snapshots(run)] == ["generator_ema_epoch_0001.keras",
+                                                         "generator_ema.keras"]
+    assert main(["figures", "--run", str(run), "--figures-dir", str(tmp_path / "figures"),
+                 "--gallery-dir", str(tmp_path / "gallery")]) == 0
+    save_grid(tmp_path / "expected.png", sample(average, 64, seed=0), columns=8)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "gallery" / "avg_gallery.png")),
+                          np.asarray(Image.open(tmp_path / "expected.png")))
+
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path / "pretrained")
+    assert main(["export", "--run", str(run), "--name", "avg32"]) == 0
+    assert pretrained.card("avg32")["weights"] == "generator_ema.keras"
+    shipped = pretrained.load("avg32").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(shipped, average.get_weights(), strict=True))
 
 
 def test_missing_shipped_generator_says_how_to_get_one(tmp_path, monkeypatch):
