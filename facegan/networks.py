@@ -164,6 +164,19 @@ def build_discriminator(resolution=64, base_channels=64, normalization="batch"):
     return keras.Model(image, logit, name=f"discriminator_{resolution}")
 
 
+def in_float32(model):
+    """`model` computing in float32, with the same weights. Mixed-precision training keeps
+    float32 weights but records its bfloat16/float16 policy in every layer, and a saved
+    generator would compute at that precision wherever it is loaded (slowly, or not at all,
+    on hardware without it)."""
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+    copy = keras.models.clone_model(model, clone_function=lambda layer: layer.__class__.from_config(
+        {**layer.get_config(), "dtype": "float32"}))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def count_macs(model):
     """Multiply-accumulates of one forward pass per example, counted from the layers."""
     total = 0

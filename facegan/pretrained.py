@@ -51,12 +51,13 @@ def path(name):
 
 
 def export(run_dir, name, metrics=None):
-    """Copy a finished run's sampling generator (its weight average when it keeps one) into
-    the shipped folder with its card."""
-    import shutil
+    """Ship a finished run's sampling generator (its weight average when it keeps one) in
+    the shipped folder, computing in float32, with its card."""
     import time
 
-    from facegan.runs import RunDir
+    from facegan.atomic import atomic_write_text
+    from facegan.runs import RunDir, save_model
+    from facegan.sampling import load_generator
 
     run = RunDir(run_dir)
     shipped = run.sampling_generator
@@ -82,8 +83,8 @@ def export(run_dir, name, metrics=None):
         "date": time.strftime("%Y-%m-%d"),
     }
     PRETRAINED_DIR.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shipped, PRETRAINED_DIR / f"{name}.keras")
-    (PRETRAINED_DIR / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    save_model(load_generator(shipped), PRETRAINED_DIR / f"{name}.keras")
+    atomic_write_text(PRETRAINED_DIR / f"{name}.json", json.dumps(card, indent=2) + "\n")
     return PRETRAINED_DIR / f"{name}.keras"
 
 

@@ -12,7 +12,8 @@ from facegan.errors import FaceganError, first_line
 
 
 def load_generator(path):
-    """A generator saved as `.keras` by a run (or shipped with the project).
+    """A generator saved as `.keras` by a run (or shipped with the project), computing in
+    float32 whatever precision it was trained at (files written before runs saved them so).
 
     Loaded in Keras's safe mode: a file that would run its own code when loaded (a Lambda
     layer) is refused, as are files that are not a whole generator (truncated, corrupt,
@@ -35,7 +36,7 @@ def load_generator(path):
         raise FaceganError(f"{path} is not a generator: it maps {inputs} to {outputs}, not "
                            f"(None, latent_dim) latents to (None, R, R, 3) images"
                            f"{' (a discriminator?)' if len(inputs) == 4 else ''}")
-    return model
+    return networks.in_float32(model)
 
 
 def latents(n, latent_dim, seed=0):

@@ -122,3 +122,39 @@ def test_nearest_neighbour_upsampling_costs_nine_quarters_of_the_convolutions():
 def test_unknown_upsampling_is_refused():
     with pytest.raises(ValueError, match="upsampling must be one of"):
         build_generator(64, upsampling="bilinear")
+
+
+def test_generators_are_saved_and_loaded_computing_in_float32(tmp_path):
+    """Mixed-precision training keeps float32 weights but marks every layer bfloat16; a saved
+    generator must not carry that to every machine that loads it (files saved so before are
+    converted on loading)."""
+    import json
+    import zipfile
+
+    import keras
+
+    from facegan.runs import save_model
+    from facegan.sampling import load_generator
+
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        mixed = build_generator(32, latent_dim=8, base_channels=4)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert "mixed_bfloat16" in {layer.dtype_policy.name for layer in mixed.layers}
+    reference = build_generator(32, latent_dim=8, base_channels=4)  # float32, same weights
+    reference.set_weights(mixed.get_weights())
+    z = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
+
+    mixed.save(tmp_path / "mixed.keras")  # as runs saved generators before
+    save_model(mixed, tmp_path / "saved.keras")
+    saved_config = json.loads(zipfile.ZipFile(tmp_path / "saved.keras").read("config.json"))
+    assert "mixed_bfloat16" in json.dumps(mixed.get_config())
+    assert "mixed_bfloat16" not in json.dumps(saved_config)
+    for name in ("mixed.keras", "saved.keras"):
+        loaded = load_generator(tmp_path / name)
+        assert {layer.dtype_policy.name for layer in loaded.layers} == {"float32"}, name
+        assert all(np.array_equal(a, b) for a, b in
+                   zip(loaded.get_weights(), mixed.get_weights(), strict=True)), name
+        np.testing.assert_array_equal(convert_to_numpy(loaded(z, training=False)),
+                                      convert_to_numpy(reference(z, training=False)))
