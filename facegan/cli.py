@@ -65,6 +65,8 @@ def _timestamped(prefix):
 
 
 def build_parser():
+    from facegan.metrics import METRICS  # names only: no Keras import
+
     parser = _Parser(prog="facegan", description="Keras 3 GANs that generate human faces.",
                      epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=BACKENDS,
@@ -177,8 +179,8 @@ def build_parser():
                                "image folder, or 'synthetic'")
     evaluate.add_argument("--n", type=_positive_int, default=10000, help="generated samples")
     evaluate.add_argument("--metrics", type=_metric_list,
-                          help="comma-separated from fid,kid,precision,recall,face_rate,"
-                               "diversity,memorisation (default: those that can run here)")
+                          help=f"comma-separated from {','.join(METRICS)} (default: those "
+                               "that can run here)")
     evaluate.add_argument("--holdout", type=_count, default=0,
                           help="the last N images were held out of training (memorisation)")
     evaluate.add_argument("--inception-weights", metavar="FILE",
