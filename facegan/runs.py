@@ -67,7 +67,7 @@ class RunDir:
     @property
     def keeps_ema(self):
         """Whether the run trains a weight average of G, which is then what it samples."""
-        return bool(self.read_config().get("ema"))
+        return self.config.exists() and bool(self.read_config().get("ema"))
 
     @property
     def sampling_generator(self):

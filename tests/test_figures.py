@@ -6,7 +6,7 @@ from PIL import Image
 import facegan.pretrained as pretrained
 from facegan.cli import main
 from facegan.errors import FaceganError
-from facegan.gallery import snapshots
+from facegan.gallery import snapshots, trained_generator
 from facegan.plots import save_grid
 from facegan.sampling import load_generator, sample
 from facegan.training import train
@@ -67,6 +67,13 @@ def test_missing_shipped_generator_says_how_to_get_one(tmp_path, monkeypatch):
     monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path)
     with pytest.raises(FaceganError, match="no shipped generator named 'celeba64'.*facegan train"):
         pretrained.load("celeba64")
+
+
+def test_no_generator_anywhere_says_how_to_train_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path)
+    with pytest.raises(FaceganError, match="neither a shipped 'celeba64' nor one in run folder "
+                                           ".*no_run; train one with notebook 02 or 03"):
+        trained_generator("celeba64", tmp_path / "no_run")
 
 
 def test_progression_gif_of_a_long_high_resolution_run_stays_small(tmp_path):
