@@ -161,11 +161,16 @@ def build_parser():
     figures.add_argument("--name", help="file-name prefix (default: the run folder's name)")
     figures.add_argument("--figures-dir", type=Path, default=Path("figures"))
     figures.add_argument("--gallery-dir", type=Path, default=Path("generated_images"))
+    figures.add_argument("--epoch", type=_positive_int,
+                         help="gallery and interpolation from this epoch's snapshot (default: "
+                              "the final generator)")
 
     export = verbs.add_parser("export", help="ship a run's generator in pretrained/ with a card")
     export.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
     export.add_argument("--name", required=True, help="e.g. celeba64")
     export.add_argument("--metrics", type=Path, help="evaluation JSON to put on the card")
+    export.add_argument("--epoch", type=_positive_int,
+                        help="ship this epoch's snapshot (default: the final generator)")
 
     evaluate = verbs.add_parser("evaluate", help="score a generator: FID, KID, precision, "
                                 "recall, face rate, diversity, memorisation")
@@ -310,7 +315,7 @@ def _generate(args):
 def _figures(args):
     from facegan.figures import make_figures
 
-    for path in make_figures(args.run, args.name, args.figures_dir, args.gallery_dir):
+    for path in make_figures(args.run, args.name, args.figures_dir, args.gallery_dir, args.epoch):
         print(f"wrote {path}")
 
 
@@ -320,7 +325,7 @@ def _export(args):
     from facegan.pretrained import export
 
     metrics = json.loads(args.metrics.read_text()) if args.metrics else None
-    print(f"wrote {export(args.run, args.name, metrics)}")
+    print(f"wrote {export(args.run, args.name, metrics, args.epoch)}")
 
 
 def _evaluate(args):

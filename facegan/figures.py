@@ -21,8 +21,11 @@ from facegan.runs import RunDir
 from facegan.sampling import load_generator, sample
 
 
-def make_figures(run_dir, name=None, figures_dir="figures", gallery_dir="generated_images"):
-    """All committed figures of a finished run; returns the written paths."""
+def make_figures(run_dir, name=None, figures_dir="figures", gallery_dir="generated_images",
+                 epoch=None):
+    """All committed figures of a finished run; returns the written paths. The gallery and
+    interpolation come from its final generator, or from its snapshot of `epoch` (the one
+    shipped); losses, progression and metrics always cover the whole run."""
     run = RunDir(run_dir)
     config = run.read_config()
     if not run.sampling_generator.exists():
@@ -32,8 +35,9 @@ def make_figures(run_dir, name=None, figures_dir="figures", gallery_dir="generat
     figures_dir, gallery_dir = Path(figures_dir), Path(gallery_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     res = config["resolution"]
-    label = f"{name} ({res}x{res}, {config['loss']} loss)"
-    generator = load_generator(run.sampling_generator)  # the weight average, if kept
+    label = f"{name} ({res}x{res}, {config['loss']} loss{f', epoch {epoch}' if epoch else ''})"
+    # The weight average, if the run keeps one.
+    generator = load_generator(run.sampling_snapshot(epoch) if epoch else run.sampling_generator)
 
     def figure(suffix, fig, what):
         path = figures_dir / f"{name}_{suffix}.png"

@@ -37,8 +37,7 @@ def snapshots(run_dir):
     """[(epoch, path)] of the run's snapshots and final generator, by epoch: those of its
     weight average when it keeps one (what it samples), else G's."""
     run = RunDir(run_dir)
-    pattern = run.snapshot(0, ema=run.keeps_ema).name.replace("0000", "*")
-    found = {int(re.search(r"(\d+)", p.stem).group(1)): p for p in run.snapshots.glob(pattern)}
+    found = run.sampling_snapshots()
     if run.sampling_generator.exists():
         found[int(run.read_history()["epoch"].max())] = run.sampling_generator
     return sorted(found.items())

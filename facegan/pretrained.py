@@ -50,9 +50,9 @@ def path(name):
     return file
 
 
-def export(run_dir, name, metrics=None):
-    """Ship a finished run's sampling generator (its weight average when it keeps one) in
-    the shipped folder, computing in float32, with its card."""
+def export(run_dir, name, metrics=None, epoch=None):
+    """Ship a finished run's sampling generator (its weight average when it keeps one), or
+    its snapshot of `epoch`, in the shipped folder, computing in float32, with its card."""
     import time
 
     from facegan.atomic import atomic_write_text
@@ -60,17 +60,20 @@ def export(run_dir, name, metrics=None):
     from facegan.sampling import load_generator
 
     run = RunDir(run_dir)
-    shipped = run.sampling_generator
+    shipped = run.sampling_snapshot(epoch) if epoch else run.sampling_generator
     if not shipped.is_file():
         raise FaceganError(f"{run.path} has no final {shipped.name} to export")
     record = json.loads(run.config.read_text())
     history = run.read_history()
+    run_epochs = int(history["epoch"].max())
+    history = history[history["epoch"] <= (epoch or run_epochs)]
     config = record["config"]
     card = {
         "name": name,
         "data": config["data"],
         "resolution": config["resolution"],
         "weights": shipped.name,
+        "run_epochs": run_epochs,
         "epochs": int(history["epoch"].max()),
         "steps": int(history["step"].max()),
         "images_seen": int(history["step"].max()) * config["batch_size"],

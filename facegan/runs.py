@@ -75,6 +75,20 @@ class RunDir:
         average when the run keeps one, else G itself."""
         return self.generator_ema if self.keeps_ema else self.generator
 
+    def sampling_snapshots(self):
+        """{epoch: path} of the sampling generator's snapshots (see sampling_generator)."""
+        pattern = self.snapshot(0, ema=self.keeps_ema).name.replace("0000", "*")
+        return {int(path.stem[-4:]): path for path in sorted(self.snapshots.glob(pattern))}
+
+    def sampling_snapshot(self, epoch):
+        """The sampling generator as snapshotted at the end of `epoch`; FaceganError if the
+        run saved none then."""
+        saved = self.sampling_snapshots()
+        if epoch not in saved:
+            raise FaceganError(f"{self.path} has no snapshot of epoch {epoch} (it has "
+                               f"{', '.join(map(str, saved)) or 'none'}; see --snapshot-every)")
+        return saved[epoch]
+
     def write_config(self, config):
         import facegan
 

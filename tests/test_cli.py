@@ -60,6 +60,8 @@ def bad_inputs(tmp):
          f"{tmp / 'unfinished'} has no final generator.keras yet (still training?)"),
         (["export", "--run", tmp / "unfinished", "--name", "x"],
          f"{tmp / 'unfinished'} has no final generator.keras to export"),
+        (["export", "--run", tmp / "unfinished", "--name", "x", "--epoch", "7"],
+         f"{tmp / 'unfinished'} has no snapshot of epoch 7 (it has none; see --snapshot-every)"),
         (["evaluate", "--generator", "pretrained:celeba64"],
          "evaluate --generator needs --data (the real images to compare with)"),
     ]

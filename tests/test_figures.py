@@ -63,6 +63,31 @@ def test_a_run_with_a_weight_average_draws_scores_and_ships_the_average(tmp_path
     assert all(np.array_equal(a, b) for a, b in zip(shipped, average.get_weights(), strict=True))
 
 
+def test_the_figures_and_export_of_an_earlier_snapshot(tmp_path, monkeypatch):
+    """--epoch N: gallery, interpolation and the shipped weights from the run's snapshot of
+    epoch N (its weight average), the card saying what those weights saw."""
+    run = train(tmp_path / "avg", epochs=3, ema=0.5, learning_rate=0.01, **TINY)
+    early = load_generator(run / "snapshots" / "generator_ema_epoch_0001.keras")
+    final = load_generator(run / "generator_ema.keras")
+    assert not np.array_equal(sample(early, 64), sample(final, 64))
+
+    assert main(["figures", "--run", str(run), "--epoch", "1", "--figures-dir",
+                 str(tmp_path / "figures"), "--gallery-dir", str(tmp_path / "gallery")]) == 0
+    save_grid(tmp_path / "expected.png", sample(early, 64, seed=0), columns=8)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "gallery" / "avg_gallery.png")),
+                          np.asarray(Image.open(tmp_path / "expected.png")))
+    assert Image.open(tmp_path / "figures" / "avg_progression.gif").n_frames == 3  # whole run
+
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path / "pretrained")
+    assert main(["export", "--run", str(run), "--name", "early32", "--epoch", "1"]) == 0
+    card = pretrained.card("early32")
+    assert (card["weights"], card["epochs"], card["run_epochs"]) == (
+        "generator_ema_epoch_0001.keras", 1, 3)
+    assert card["steps"] == 2 and card["images_seen"] == 2 * 16
+    shipped = pretrained.load("early32").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(shipped, early.get_weights(), strict=True))
+
+
 def test_missing_shipped_generator_says_how_to_get_one(tmp_path, monkeypatch):
     monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path)
     with pytest.raises(FaceganError, match="no shipped generator named 'celeba64'.*facegan train"):
