@@ -23,14 +23,14 @@ from facegan.sampling import load_generator, sample
 
 def make_figures(run_dir, name=None, figures_dir="figures", gallery_dir="generated_images",
                  epoch=None):
-    """All committed figures of a finished run; returns the written paths. The gallery and
+    """All committed figures of a run; returns the written paths. The gallery and
     interpolation come from its final generator, or from its snapshot of `epoch` (the one
-    shipped); losses, progression and metrics always cover the whole run."""
+    shipped; the run may be unfinished); losses, progression and metrics cover all of it."""
     run = RunDir(run_dir)
     config = run.read_config()
-    if not run.sampling_generator.exists():
+    if not epoch and not run.sampling_generator.exists():
         raise FaceganError(f"{run.path} has no final {run.sampling_generator.name} yet "
-                           "(still training?)")
+                           "(still training? --epoch N draws from a snapshot)")
     name = name or run.path.name
     figures_dir, gallery_dir = Path(figures_dir), Path(gallery_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)

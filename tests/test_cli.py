@@ -57,7 +57,8 @@ def bad_inputs(tmp):
         (["generate", "--generator", "missing.keras"], "generator file not found: missing.keras"),
         (["generate", "--generator", "pretrained:celeba99"], "no shipped generator named 'celeba99'"),
         (["figures", "--run", tmp / "unfinished"],
-         f"{tmp / 'unfinished'} has no final generator.keras yet (still training?)"),
+         f"{tmp / 'unfinished'} has no final generator.keras yet (still training? --epoch N "
+         "draws from a snapshot)"),
         (["export", "--run", tmp / "unfinished", "--name", "x"],
          f"{tmp / 'unfinished'} has no final generator.keras to export"),
         (["export", "--run", tmp / "unfinished", "--name", "x", "--epoch", "7"],

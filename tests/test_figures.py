@@ -70,6 +70,8 @@ def test_the_figures_and_export_of_an_earlier_snapshot(tmp_path, monkeypatch):
     early = load_generator(run / "snapshots" / "generator_ema_epoch_0001.keras")
     final = load_generator(run / "generator_ema.keras")
     assert not np.array_equal(sample(early, 64), sample(final, 64))
+    for name in ("generator.keras", "generator_ema.keras"):  # as if stopped before the end
+        (run / name).unlink()
 
     assert main(["figures", "--run", str(run), "--epoch", "1", "--figures-dir",
                  str(tmp_path / "figures"), "--gallery-dir", str(tmp_path / "gallery")]) == 0
