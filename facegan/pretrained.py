@@ -67,7 +67,8 @@ def export(run_dir, name, metrics=None, epoch=None):
     history = run.read_history()
     run_epochs = int(history["epoch"].max())
     history = history[history["epoch"] <= (epoch or run_epochs)]
-    config = record["config"]
+    # The data by its file name: the run's absolute path is this machine's, not the reader's.
+    config = {**record["config"], "data": Path(record["config"]["data"]).name}
     card = {
         "name": name,
         "data": config["data"],

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -32,9 +34,13 @@ def test_figures_and_export_from_a_run(tmp_path, monkeypatch):
     assert grid.shape[0] >= 256 and grid.std() > 0  # 64 faces, not blank
 
     monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path / "pretrained")
+    record = json.loads((run / "config.json").read_text())
+    record["config"]["data"] = "/home/someone/data/img_align_celeba.zip"  # as trained on CelebA
+    (run / "config.json").write_text(json.dumps(record))
     assert main(["export", "--run", str(run), "--name", "tiny32"]) == 0
     assert pretrained.available() == ["tiny32"]
     card = pretrained.card("tiny32")
+    assert card["data"] == card["settings"]["data"] == "img_align_celeba.zip"  # no local path
     assert card["resolution"] == 32 and card["epochs"] == 3 and card["images_seen"] == 3 * 2 * 16
     assert card["backend"] and card["settings"]["base_channels"] == 4
     assert pretrained.load("tiny32").output_shape == (None, 32, 32, 3)
