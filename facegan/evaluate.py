@@ -178,8 +178,9 @@ def flat_row(results):
     return row
 
 
-def plot_metrics(table, path=None, title="Metrics during training"):
-    """One panel per metric against epoch, with the real-data reference dashed."""
+def plot_metrics(table, path=None, title="Metrics during training", mark_epoch=None):
+    """One panel per metric against epoch, with the real-data reference dashed and, given
+    `mark_epoch`, that epoch (a chosen snapshot) dotted."""
     names = [name for name in METRICS if name in table]
     columns = min(3, len(names))
     rows = math.ceil(len(names) / columns)
@@ -194,6 +195,8 @@ def plot_metrics(table, path=None, title="Metrics during training"):
         for key, label in metric.also_plot:
             if f"{name}_{key}" in table:
                 ax.plot(table["epoch"], table[f"{name}_{key}"], marker=".", label=label)
+        if mark_epoch:
+            ax.axvline(mark_epoch, ls=":", color="C3", label=f"epoch {mark_epoch}")
         ax.set(xlabel="epoch", ylabel=name, title=metric.label)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)

@@ -35,7 +35,11 @@ def make_figures(run_dir, name=None, figures_dir="figures", gallery_dir="generat
     figures_dir, gallery_dir = Path(figures_dir), Path(gallery_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     res = config["resolution"]
-    label = f"{name} ({res}x{res}, {config['loss']} loss{f', epoch {epoch}' if epoch else ''})"
+    settings = [f"{res}x{res}", f"{config['loss']} loss"]
+    settings += ["nearest upsampling"] if config.get("upsampling") == "nearest" else []
+    settings += ["EMA"] if config.get("ema") else []
+    settings += [f"epoch {epoch}"] if epoch else []
+    label = f"{name} ({', '.join(settings)})"
     # The weight average, if the run keeps one.
     generator = load_generator(run.sampling_snapshot(epoch) if epoch else run.sampling_generator)
 
@@ -54,7 +58,8 @@ def make_figures(run_dir, name=None, figures_dir="figures", gallery_dir="generat
         figure("interpolation", gallery.plot_interpolations(generator), "latent interpolation"),
     ]
     if run.metrics.exists():
-        paths.append(figure("metrics", plot_metrics(run.read_metrics()), "metrics during training"))
+        paths.append(figure("metrics", plot_metrics(run.read_metrics(), mark_epoch=epoch),
+                            "metrics during training"))
     paths.append(save_grid(gallery_dir / f"{name}_gallery.png", sample(generator, 64, seed=0),
                            columns=8))
     return paths

@@ -95,8 +95,8 @@ METRICS = {
                            columns=("real", "median_ratio"), real="real",
                            available=_holdout_available),
     "attribute_coverage": Metric(attributes.AttributeFeatures, attributes.score_coverage,
-                                 "attribute coverage: mean |frequency difference| (lower is "
-                                 "better)", attributes.coverage_details, real=0.0,
+                                 "attribute coverage gap (lower is better)",
+                                 attributes.coverage_details, real=0.0,
                                  available=attributes.available),
     "attribute_fd": Metric(attributes.AttributeFeatures, attributes.score_fd,
                            "attribute Fréchet distance (lower is better)", _n,
