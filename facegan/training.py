@@ -263,6 +263,7 @@ class Trainer:
             raise WorkFailed(f"{error}; the checkpoint of step {self.saved_step} is "
                              f"intact") from None
         finally:
+            self.wall_time = self._wall()  # a later fit() on this Trainer counts on from here
             if self.tensorboard:
                 self.tensorboard.close()
                 self.tensorboard = None

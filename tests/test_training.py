@@ -43,6 +43,19 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
                                   pd.read_csv(split / "history.csv")[["step", "epoch"]])
 
 
+def test_wall_time_counts_on_across_fits_and_resumes(tmp_path):
+    """history.csv's wall_time is the run's: fit() again on the same Trainer (as
+    benchmarks/time_to_faces.py does, epoch by epoch) or a resume continues it."""
+    trainer = Trainer(tmp_path / "run", TrainConfig(epochs=1, **TINY))
+    trainer.fit(verbose=0)
+    trainer.config.epochs = 2
+    trainer.fit(verbose=0)
+    resume(tmp_path / "run", epochs=3)
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert history["epoch"].tolist() == [1, 1, 2, 2, 3, 3]
+    assert history["wall_time"].is_monotonic_increasing, history["wall_time"].tolist()
+
+
 def test_tensorboard_shows_a_run_and_its_resumption(tmp_path):
     """The event files hold every history row's losses and each epoch's sample grid; a
     resumed run continues them (TensorBoard's own reader, as `tensorboard --logdir` uses)."""
