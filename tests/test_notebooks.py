@@ -141,14 +141,14 @@ def test_results_gallery(trained, tmp_path, monkeypatch):
     _, runs = trained
     shipped = tmp_path / "pretrained"  # as if celeba64 were shipped: loaded by name, its
     shipped.mkdir()                     # card naming the settings it was trained with
-    shutil.copy(runs["02"] / "generator.keras", shipped / "celeba64.keras")
+    shutil.copy(RunDir(runs["02"]).sampling_generator, shipped / "celeba64.keras")
     (shipped / "celeba64.json").write_text(json.dumps({"settings": RunDir(runs["02"]).read_config()}))
     monkeypatch.setenv("FACEGAN_PRETRAINED", str(shipped))
     notebook = execute("04_results_gallery.ipynb", tmp_path, run_64=str(runs["02"]),
                        run_128=str(runs["03"]), data="synthetic")
     output = text_output(notebook)
     assert "64x64: shipped generator 'celeba64'" in output
-    assert f"128x128: {runs['03'] / 'generator.keras'}" in output
+    assert f"128x128: {runs['03'] / 'generator_ema.keras'}" in output  # what the run samples
     assert "held-out real: median distance" in output
     # the scores: the shipped generator against its card's split, the other against its run's
     assert "64x64, 224 training and 32 held-out images:" in output
