@@ -52,7 +52,7 @@ def path(name):
 
 def export(run_dir, name, metrics=None, epoch=None):
     """Ship a finished run's sampling generator (its weight average when it keeps one), or
-    its snapshot of `epoch`, in the shipped folder, computing in float32, with its card."""
+    any run's snapshot of `epoch`, in the shipped folder, computing in float32, with its card."""
     import time
 
     from facegan.atomic import atomic_write_text
