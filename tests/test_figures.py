@@ -111,7 +111,6 @@ def test_no_generator_anywhere_says_how_to_train_one(tmp_path, monkeypatch):
 
 def test_progression_gif_of_a_long_high_resolution_run_stays_small(tmp_path):
     from facegan.gallery import progression_gif
-    from facegan.plots import save_grid
 
     run = tmp_path / "run"
     (run / "samples").mkdir(parents=True)
