@@ -11,7 +11,9 @@ Paths, on the same random batches (the data pipeline is not timed):
                 plain-tf-xla the same with XLA
   plain-torch   the same DCGAN in plain PyTorch (benchmarks/plain_torch.py)
 Within one configuration the paths take turns step by step, so a busy machine slows them
-alike and their ratios stay fair. Every path's train_step returns Python floats, so a timed
+alike and their ratios stay fair; across backends (one process each) the workers take turns
+for `--rounds` rounds and each figure is the median of all its rounds' steps, so a machine
+whose speed drifts over minutes (a shared cloud CPU) slows every backend alike. Every path's train_step returns Python floats, so a timed
 step includes waiting for the GPU to finish it. The summary gives each facegan path as a
 share of its own framework's plain loop and of the fastest plain loop in the run.
 
@@ -86,14 +88,25 @@ def worker(args):
                     start = time.perf_counter()
                     trainer.train_step(*batches[i % 2])
                     times[p].append(time.perf_counter() - start)
-            for p in paths:
-                seconds = float(np.median(times[p]))
-                results.append({"backend": backend, "path": p, "precision": args.precision,
-                                "resolution": resolution, "batch_size": batch_size,
-                                "seconds_per_step": seconds, "images_per_sec": batch_size / seconds,
-                                "flops_per_image": flops,
-                                "gflops": flops * batch_size / seconds / 1e9})
+            results += [{"backend": backend, "path": p, "precision": args.precision,
+                         "resolution": resolution, "batch_size": batch_size,
+                         "flops_per_image": flops, "step_seconds": times[p]} for p in paths]
     print(json.dumps(results))
+
+
+def merge_rounds(rounds):
+    """One row per measurement from the workers' rounds: the median over all their steps."""
+    import numpy as np
+
+    merged = {}
+    for row in (r for rows in rounds for r in rows):
+        key = tuple(row[k] for k in ("backend", "path", "resolution", "batch_size"))
+        merged.setdefault(key, {**row, "step_seconds": []})["step_seconds"] += row["step_seconds"]
+    for row in merged.values():
+        seconds = float(np.median(row["step_seconds"]))
+        row.update(seconds_per_step=seconds, images_per_sec=row["batch_size"] / seconds,
+                   gflops=row["flops_per_image"] * row["batch_size"] / seconds / 1e9)
+    return list(merged.values())
 
 
 def summarize(results):
@@ -126,7 +139,9 @@ def main():
     parser.add_argument("--resolutions", nargs="+", type=int, default=[32, 64, 128])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 128])
     parser.add_argument("--base-channels", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per path (median)")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per path and round")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="times each backend's worker runs, backends taking turns")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (tracing)")
     parser.add_argument("--precision", default="float32",
                         choices=["float32", "mixed_bfloat16", "mixed_float16"])
@@ -143,15 +158,14 @@ def main():
     flags = ["--paths", *args.paths, "--resolutions", *args.resolutions, "--batch-sizes",
              *args.batch_sizes, "--base-channels", args.base_channels, "--steps", args.steps,
              "--warmup", args.warmup, "--precision", args.precision]
-    results = []
-    for backend in args.backends:
-        rows = common.run_backend(backend, __file__, flags)
-        for r in rows:
-            r["share_of_matmul"] = r["gflops"] / peak
-            print(f"{r['backend']:<10} {r['path']:<12} {r['precision']:<8} {r['resolution']:>3}px "
-                  f"batch {r['batch_size']:>4}: {r['images_per_sec']:8.1f} img/s "
-                  f"{r['gflops']:8.1f} GFLOP/s {100 * r['share_of_matmul']:4.0f}% of matmul", flush=True)
-        results += rows
+    rounds = [common.run_backend(backend, __file__, flags)
+              for _ in range(args.rounds) for backend in args.backends]
+    results = merge_rounds(rounds)
+    for r in results:
+        r["share_of_matmul"] = r["gflops"] / peak
+        print(f"{r['backend']:<10} {r['path']:<12} {r['precision']:<8} {r['resolution']:>3}px "
+              f"batch {r['batch_size']:>4}: {r['images_per_sec']:8.1f} img/s "
+              f"{r['gflops']:8.1f} GFLOP/s {100 * r['share_of_matmul']:4.0f}% of matmul")
     summarize(results)
     common.write_json(args.json, {"benchmark": "train_throughput", "matmul_gflops": matmul,
                                   "matmul_bar": bar,

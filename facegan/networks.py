@@ -7,8 +7,9 @@ halves, so the default 64x64 networks cost about 0.1 GMAC per image, like the pa
 import math
 
 import keras
-from keras import layers, ops
+from keras import layers
 
+from facegan.layers import BatchNorm, Conv2D, Conv2DTranspose
 from facegan.spectral_norm import SpectralNorm
 
 RESOLUTIONS = (32, 64, 128, 256)
@@ -18,54 +19,6 @@ DISCRIMINATOR_NORMALIZATIONS = ("batch", "none", "spectral")
 
 def _init():
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
-
-
-@keras.saving.register_keras_serializable(package="facegan")
-class BatchNorm(layers.BatchNormalization):
-    """BatchNormalization that uses batch statistics whenever training, even when frozen.
-
-    Keras switches a layer with `trainable=False` to its moving statistics. In a GAN the
-    frozen network must judge (or generate) a batch exactly as it does in its own phase,
-    as the DCGAN reference does: otherwise G would be optimised against a discriminator
-    that normalises differently from the one D trains, and whose moving averages mix real
-    and fake batches. So freezing only stops the moving-statistics update. At inference
-    (`training=False`) the moving statistics are used, so a face does not depend on the
-    other faces in its batch.
-    """
-
-    def call(self, inputs, training=None, mask=None):
-        if training and mask is None and self._native_torch(inputs):
-            return self._torch_batch_norm(inputs)
-        if not training or self.trainable or mask is not None:
-            return super().call(inputs, training=training, mask=mask)
-        x = ops.cast(inputs, "float32")
-        mean, variance = ops.moments(x, axes=self._reduction_axes)
-        x = ops.batch_normalization(
-            x, mean, variance, axis=self.axis,
-            offset=ops.cast(self.beta, x.dtype), scale=ops.cast(self.gamma, x.dtype),
-            epsilon=self.epsilon,
-        )
-        return ops.cast(x, self.compute_dtype)
-
-    def _native_torch(self, inputs):
-        return (keras.backend.backend() == "torch" and self.compute_dtype == "float32"
-                and self.axis in (-1, len(inputs.shape) - 1) and self.scale and self.center)
-
-    def _torch_batch_norm(self, x):
-        """The same training-mode BatchNorm through PyTorch's fused kernel, one pass forward
-        and one backward, where Keras composes it from elementwise ops and autograd traces
-        each: those were the largest cost of the torch step on CPU after the convolutions."""
-        import torch
-        import torch.nn.functional as F
-
-        y = F.batch_norm(torch.movedim(x, -1, 1), None, None, self.gamma.value, self.beta.value,
-                         training=True, eps=self.epsilon)  # biased batch variance, as Keras
-        if self.trainable:  # frozen: batch statistics, moving ones left alone (above)
-            with torch.no_grad():
-                variance, mean = torch.var_mean(x, dim=tuple(range(x.ndim - 1)), correction=0)
-                for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
-                    moving.assign(moving * self.momentum + batch * (1 - self.momentum))
-        return torch.movedim(y, 1, -1)
 
 
 def _batch_norm(name):
@@ -104,11 +57,11 @@ def build_generator(resolution=64, latent_dim=100, base_channels=64, upsampling=
 
     def upsample(x, filters, name, use_bias):
         if upsampling == "transposed":
-            return layers.Conv2DTranspose(filters, 4, strides=2, padding="same",
+            return Conv2DTranspose(filters, 4, strides=2, padding="same",
                                           use_bias=use_bias, kernel_initializer=_init(),
                                           name=name)(x)
         x = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_nearest")(x)
-        return layers.Conv2D(filters, 3, padding="same", use_bias=use_bias,
+        return Conv2D(filters, 3, padding="same", use_bias=use_bias,
                              kernel_initializer=_init(), name=name)(x)
 
     z = keras.Input((latent_dim,), name="z")
@@ -151,7 +104,7 @@ def build_discriminator(resolution=64, base_channels=64, normalization="batch"):
     x, size, channels = image, resolution, base_channels
     for i in range(blocks):
         size //= 2
-        x = linear(layers.Conv2D(
+        x = linear(Conv2D(
             channels, 4, strides=2, padding="same", use_bias=(i == 0 or normalization != "batch"),
             kernel_initializer=_init(), name=f"down{size}",
         ))(x)  # (size, size, channels)

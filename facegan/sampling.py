@@ -6,7 +6,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from facegan import networks  # noqa: F401  (registers BatchNorm for loading .keras files)
+from facegan import networks  # also registers facegan's layers, for loading .keras files
 from facegan.data import to_uint8
 from facegan.errors import FaceganError, first_line
 

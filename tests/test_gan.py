@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from facegan.gan import GAN, build_gan
-from facegan.networks import BatchNorm, build_discriminator, build_generator
+from facegan.layers import BatchNorm
+from facegan.networks import build_discriminator, build_generator
 from facegan.sampling import load_generator
 
 LATENT, BATCH = 8, 8

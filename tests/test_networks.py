@@ -55,7 +55,7 @@ def test_batch_norm_trains_on_batch_statistics(frozen):
     gradients that reach gamma and beta."""
     import keras
 
-    from facegan.networks import BatchNorm
+    from facegan.layers import BatchNorm
 
     rng = np.random.default_rng(0)
     x = rng.normal(2.0, 3.0, (8, 4, 4, 5)).astype("float32")
@@ -86,6 +86,28 @@ def test_batch_norm_trains_on_batch_statistics(frozen):
     np.testing.assert_allclose(new_gamma, gamma - (w * x_hat).sum((0, 1, 2)) / w.size,
                                rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(new_beta, beta - w.sum((0, 1, 2)) / w.size, rtol=1e-4, atol=1e-6)
+
+
+def test_batch_norm_in_mixed_bfloat16_computes_what_keras_computes():
+    """Under mixed_bfloat16 (bfloat16 activations, float32 statistics and weights) the
+    training-mode BatchNorm, fused kernels included, gives Keras's own layer's output to
+    bfloat16 rounding and the same moving statistics."""
+    import keras
+
+    from facegan.layers import BatchNorm
+
+    x = np.random.default_rng(0).normal(2.0, 3.0, (8, 4, 4, 5)).astype("float32")
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        ours, theirs = BatchNorm(momentum=0.9), keras.layers.BatchNormalization(momentum=0.9)
+        outputs = [ours(x, training=True), theirs(x, training=True)]
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert {keras.backend.standardize_dtype(y.dtype) for y in outputs} == {"bfloat16"}
+    np.testing.assert_allclose(*(convert_to_numpy(keras.ops.cast(y, "float32")) for y in outputs),
+                               rtol=2e-2, atol=2e-2)
+    for mine, keras_own in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(mine, keras_own, rtol=1e-4)
 
 
 @pytest.mark.parametrize("resolution", RESOLUTIONS)
@@ -158,3 +180,41 @@ def test_generators_are_saved_and_loaded_computing_in_float32(tmp_path):
                    zip(loaded.get_weights(), mixed.get_weights(), strict=True)), name
         np.testing.assert_array_equal(convert_to_numpy(loaded(z, training=False)),
                                       convert_to_numpy(reference(z, training=False)))
+
+
+CONVOLUTIONS = [  # (layer, kernel, strides, padding, input size, torch fast path taken)
+    ("Conv2D", 4, 2, "same", 8, True), ("Conv2D", 3, 1, "same", 8, True),
+    ("Conv2D", 4, 2, "valid", 8, True), ("Conv2D", 3, 2, "same", 8, False),
+    ("Conv2DTranspose", 4, 2, "same", 4, True), ("Conv2DTranspose", 3, 1, "same", 4, True),
+    ("Conv2DTranspose", 4, 2, "valid", 4, True), ("Conv2DTranspose", 3, 2, "same", 4, False),
+]
+
+
+@pytest.mark.parametrize("name, kernel, strides, padding, size, fast", CONVOLUTIONS)
+def test_convolutions_compute_what_keras_computes(name, kernel, strides, padding, size, fast):
+    """facegan's convolutions (PyTorch fast paths) against Keras's own layer with the same
+    weights: the output, and the weights after one SGD step (the gradients), on every
+    backend. On torch the covered configurations must take the fast path."""
+    import keras
+
+    from facegan import layers
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, size, size, 5)).astype("float32")
+    config = dict(filters=6, kernel_size=kernel, strides=strides, padding=padding,
+                  use_bias=True, bias_initializer="random_normal")
+    ours, theirs = getattr(layers, name)(**config), getattr(keras.layers, name)(**config)
+    models = [keras.Sequential([keras.Input(x.shape[1:]), layer]) for layer in (ours, theirs)]
+    ours.set_weights(theirs.get_weights())
+    if keras.backend.backend() == "torch":
+        assert (ours._torch_padding(keras.ops.convert_to_tensor(x)) is not None) == fast
+    outputs = [convert_to_numpy(model(x)) for model in models]
+    assert outputs[0].shape == outputs[1].shape
+    np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-5, atol=1e-5)
+
+    target = rng.normal(size=outputs[0].shape).astype("float32")
+    for model in models:
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        model.train_on_batch(x, target)
+    for after, expected in zip(ours.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(after, expected, rtol=1e-5, atol=1e-6)
