@@ -10,6 +10,7 @@ Paths, on the same random batches (the data pipeline is not timed):
   plain-tf      the same DCGAN in plain TensorFlow, one tf.function step (benchmarks/plain_tf.py);
                 plain-tf-xla the same with XLA
   plain-torch   the same DCGAN in plain PyTorch (benchmarks/plain_torch.py)
+  plain-jax     the same DCGAN in plain JAX, one jax.jit step (benchmarks/plain_jax.py)
 Within one configuration the paths take turns step by step, so a busy machine slows them
 alike and their ratios stay fair; across backends (one process each) the workers take turns
 for `--rounds` rounds and each figure is the median of all its rounds' steps, so a machine
@@ -30,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
 PATHS = {"tensorflow": ("combined", "fused", "fused-xla", "fused-noxla", "plain-tf", "plain-tf-xla"),
-         "torch": ("combined", "fused", "plain-torch"), "jax": ("combined", "fused")}
-PLAIN = {"tensorflow": "plain-tf", "torch": "plain-torch"}  # each framework's own bar
+         "torch": ("combined", "fused", "plain-torch"), "jax": ("combined", "fused", "plain-jax")}
+PLAIN = {"tensorflow": "plain-tf", "torch": "plain-torch", "jax": "plain-jax"}  # each framework's own bar
 
 
 def build(path, resolution, batch_size, base_channels):
@@ -42,6 +43,10 @@ def build(path, resolution, batch_size, base_channels):
 
     if path == "plain-torch":
         from plain_torch import PlainGAN
+
+        return PlainGAN(resolution, base_channels=base_channels)
+    if path == "plain-jax":
+        from plain_jax import PlainGAN
 
         return PlainGAN(resolution, base_channels=base_channels)
     if path.startswith("plain-tf"):

@@ -36,7 +36,7 @@ def _optimizer(learning_rate, beta_1):
 def xla_pays():
     """Whether to XLA-compile the TensorFlow step here, by measurement
     (benchmarks/train_throughput.py, fused-xla against fused-noxla): on CPUs XLA costs
-    (TensorFlow 2.21 on AVX-512: 0.77x fused, 0.75x plain), so only where TensorFlow sees a
+    (TensorFlow 2.21 on two AVX-512 CPUs: 0.77x and 0.49x fused, 0.75x and 0.51x plain), so only where TensorFlow sees a
     GPU. On GPUs it is unmeasured (the GPU machines lent here have no TensorFlow): rerun the
     benchmark there."""
     import tensorflow as tf
