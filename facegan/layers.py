@@ -1,4 +1,4 @@
-"""The DCGAN's layers: Keras's, with GAN-aware BatchNorm and PyTorch fast paths.
+"""The DCGAN's layers: Keras's, with a GAN-aware BatchNorm and framework fast paths.
 
 On the torch backend Keras computes channels-last convolutions by copying the input to a
 contiguous channels-first tensor, converting it back to channels-last memory, and (for
@@ -7,6 +7,7 @@ of every activation per layer, and again in the backward pass. A channels-last t
 viewed channels-first is already in PyTorch's `channels_last` memory format, so the
 convolutions here hand that view straight to PyTorch: the same arithmetic, no copies. Every
 other backend, and every configuration the fast path does not cover, runs Keras's code.
+BatchNorm runs the fused kernel of PyTorch or TensorFlow in training (`_fused_kernel`).
 """
 
 import keras
