@@ -134,6 +134,13 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cores{gpu}, Python {platform.python_version()}"
 
 
+def framework_version(backend):
+    """The installed version of the framework behind a Keras backend, e.g. "torch 2.14.1"."""
+    from importlib.metadata import version
+
+    return f"{backend} {version(backend)}"
+
+
 def run_backend(backend, script, args, timeout=3600):
     """Run `script --worker ARGS` under KERAS_BACKEND=backend; return its JSON (last stdout line)."""
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}

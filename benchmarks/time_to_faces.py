@@ -12,16 +12,18 @@ that epoch, which includes the scoring of the epochs before it.
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
 
 def first_crossing(run_dir, threshold):
-    """(epoch, step, wall seconds, images seen) of the first scored epoch whose face rate
-    exceeds `threshold`, or None."""
+    """(epoch, step, face rate, diversity, wall seconds, images seen) of the first scored
+    epoch whose face rate exceeds `threshold`, or None. The diversity tells whether the
+    faces then are varied or a few alike ones."""
     from facegan.runs import RunDir
 
     run = RunDir(run_dir)
@@ -37,7 +39,8 @@ def first_crossing(run_dir, threshold):
     config = run.read_config()
     per_step = config["batch_size"] * config["n_critic"]
     return {"epoch": int(row["epoch"]), "step": int(row["step"]),
-            "face_rate": float(row["face_rate"]), "wall_seconds": float(end["wall_time"]),
+            "face_rate": float(row["face_rate"]), "diversity": float(row.get("diversity", "nan")),
+            "wall_seconds": float(end["wall_time"]),
             "images_seen": int(row["step"]) * per_step}
 
 
@@ -85,10 +88,12 @@ def main():
     config = RunDir(run).read_config()
     result = {"run": str(run), "threshold": args.threshold, "crossing": crossing,
               "config": config, "backend": keras.backend.backend(), "date": time.strftime("%Y-%m-%d"),
-              "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+              "machine": common.machine(), "keras": keras.__version__,
+              "framework": common.framework_version(keras.backend.backend())}
     if crossing:
         print(f"face rate {crossing['face_rate']:.3f} > {args.threshold} first at epoch "
-              f"{crossing['epoch']} (step {crossing['step']}, {crossing['images_seen']:,} images): "
+              f"{crossing['epoch']} (diversity {crossing['diversity']:.2f}; step {crossing['step']}, "
+              f"{crossing['images_seen']:,} images): "
               f"{crossing['wall_seconds']:.0f} s = {crossing['wall_seconds'] / 60:.1f} min")
     else:
         print(f"the face rate never exceeded {args.threshold} in {run}")
