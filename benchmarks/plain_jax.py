@@ -59,7 +59,8 @@ def generator(params, z):
     x = jnp.reshape(z @ params["project"], (-1, 4, 4, start))                 # (B, 4, 4, C)
     x = jax.nn.relu(_batch_norm(x, params["norms"][0]))
     for kernel, norm in zip(params["kernels"][:-1], params["norms"][1:]):
-        x = jax.lax.conv_transpose(x, kernel, (2, 2), "SAME", dimension_numbers=CONV)  # (B, 2S, 2S, C/2)
+        # (B, S, S, C) -> (B, 2S, 2S, C/2)
+        x = jax.lax.conv_transpose(x, kernel, (2, 2), "SAME", dimension_numbers=CONV)
         x = jax.nn.relu(_batch_norm(x, norm))
     x = jax.lax.conv_transpose(x, params["kernels"][-1], (2, 2), "SAME", dimension_numbers=CONV)
     return jnp.tanh(x + params["bias"])                                        # (B, R, R, 3)

@@ -14,11 +14,13 @@ Paths, on the same random batches (the data pipeline is not timed):
 Within one configuration the paths take turns step by step, so a busy machine slows them
 alike and their ratios stay fair; across backends (one process each) the workers take turns
 for `--rounds` rounds and each figure is the median of all its rounds' steps, so a machine
-whose speed drifts over minutes (a shared cloud CPU) slows every backend alike. Every path's train_step returns Python floats, so a timed
-step includes waiting for the GPU to finish it. The summary gives each facegan path as a
-share of its own framework's plain loop and of the fastest plain loop in the run.
+whose speed drifts over minutes (a shared cloud CPU) slows every backend alike. Every
+path's train_step returns Python floats, so a timed step includes waiting for the GPU to
+finish it. The summary gives each facegan path as a share of its own framework's plain loop
+and of the fastest plain loop in the run.
 
-    python benchmarks/train_throughput.py --resolutions 64 --batch-sizes 64 --json results/train.json
+    python benchmarks/train_throughput.py --resolutions 64 --batch-sizes 64 --rounds 3 \
+        --json results/train.json
     python benchmarks/train_throughput.py --backends jax --resolutions 32 64 --steps 3
     python benchmarks/train_throughput.py --backends torch jax --batch-sizes 64 256 1024  # GPU
 """
@@ -32,7 +34,7 @@ import common  # noqa: E402
 
 PATHS = {"tensorflow": ("combined", "fused", "fused-xla", "fused-noxla", "plain-tf", "plain-tf-xla"),
          "torch": ("combined", "fused", "plain-torch"), "jax": ("combined", "fused", "plain-jax")}
-PLAIN = {"tensorflow": "plain-tf", "torch": "plain-torch", "jax": "plain-jax"}  # each framework's own bar
+PLAIN = {"tensorflow": "plain-tf", "torch": "plain-torch", "jax": "plain-jax"}  # own bars
 
 
 def build(path, resolution, batch_size, base_channels):

@@ -57,12 +57,11 @@ def build_generator(resolution=64, latent_dim=100, base_channels=64, upsampling=
 
     def upsample(x, filters, name, use_bias):
         if upsampling == "transposed":
-            return Conv2DTranspose(filters, 4, strides=2, padding="same",
-                                          use_bias=use_bias, kernel_initializer=_init(),
-                                          name=name)(x)
+            return Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=use_bias,
+                                   kernel_initializer=_init(), name=name)(x)
         x = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_nearest")(x)
         return Conv2D(filters, 3, padding="same", use_bias=use_bias,
-                             kernel_initializer=_init(), name=name)(x)
+                      kernel_initializer=_init(), name=name)(x)
 
     z = keras.Input((latent_dim,), name="z")
     x = layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=_init(), name="project")(z)
