@@ -1,6 +1,6 @@
 """The facegan DCGAN written in plain TensorFlow (tf.Variable, tf.nn ops, GradientTape, a
-hand-written Adam, NHWC, fused BatchNorm, one `tf.function` per step): the TensorFlow bar the Keras paths
-are measured against, with and without XLA. Same layers, initialisation and step as
+hand-written Adam, NHWC, fused BatchNorm, one `tf.function` per step): the TensorFlow bar
+the Keras paths are measured against, with and without XLA. Same layers, initialisation and step as
 benchmarks/plain_torch.py (D on real and fake with G's output held constant; G through a
 D that takes no update, non-saturating BCE). Batch statistics in both phases; the moving
 statistics, which training never reads, are not kept."""

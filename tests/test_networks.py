@@ -192,9 +192,10 @@ CONVOLUTIONS = [  # (layer, kernel, strides, padding, input size, torch fast pat
 
 @pytest.mark.parametrize("name, kernel, strides, padding, size, fast", CONVOLUTIONS)
 def test_convolutions_compute_what_keras_computes(name, kernel, strides, padding, size, fast):
-    """facegan's convolutions (PyTorch fast paths) against Keras's own layer with the same
-    weights: the output, and the weights after one SGD step (the gradients), on every
-    backend. On torch the covered configurations must take the fast path."""
+    """facegan's convolutions against Keras's own layer with the same weights: the output,
+    and the weights after one SGD step (the gradients). This bites on torch, where the
+    covered configurations must take the fast path (tests/test_backends.py runs it there);
+    on the other backends the layers are Keras's own."""
     import keras
 
     from facegan import layers
