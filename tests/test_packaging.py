@@ -131,7 +131,8 @@ def test_shipped_generators_kept_their_weights_when_saved_in_keras_classes(name,
         pytest.skip("needs the repository's git history")
     (tmp_path / "before.keras").write_bytes(before)
     assert b"facegan>BatchNorm" in zipfile.ZipFile(tmp_path / "before.keras").read("config.json")
-    old, new = load_generator(tmp_path / "before.keras"), load_generator(PRETRAINED / f"{name}.keras")
+    old = load_generator(tmp_path / "before.keras")
+    new = load_generator(PRETRAINED / f"{name}.keras")
     for a, b in zip(old.weights, new.weights, strict=True):
         np.testing.assert_array_equal(convert_to_numpy(a), convert_to_numpy(b), err_msg=b.path)
     z = latents(8, old.input_shape[-1], seed=0)
