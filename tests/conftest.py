@@ -2,6 +2,8 @@
 tests/test_backends.py re-runs the backend-sensitive tests on PyTorch and JAX."""
 
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -31,3 +33,38 @@ def _hide_inception_wheel(tmp_path, monkeypatch):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+# keras.saving.load_model in a Python where importing facegan fails, as in a program (a
+# Colab, a model hub) that never installed it: each file's output on the latents, or the
+# last line of the error that loading it raised.
+WITHOUT_FACEGAN = """
+import sys, traceback
+sys.modules["facegan"] = None
+import keras, numpy as np
+z, outputs = np.load(sys.argv[1]), {}
+for i, path in enumerate(sys.argv[3:]):
+    try:
+        model = keras.saving.load_model(path, compile=False)
+        outputs[str(i)] = keras.ops.convert_to_numpy(model(z, training=False))
+    except Exception:
+        outputs[str(i)] = traceback.format_exc().strip().splitlines()[-1]
+np.savez(sys.argv[2], **outputs)
+"""
+
+
+@pytest.fixture
+def load_without_facegan(tmp_path):
+    """(.keras paths, latents) -> [each file's output images, or the error that loading it
+    raised, as a string], from `keras.saving.load_model` in a process that cannot import
+    facegan."""
+    def load(paths, z):
+        folder = tmp_path / "without_facegan"
+        folder.mkdir(exist_ok=True)
+        np.save(folder / "latents.npy", z)
+        subprocess.run([sys.executable, "-c", WITHOUT_FACEGAN, "latents.npy", "outputs.npz",
+                        *map(str, paths)], cwd=folder, check=True)
+        outputs = np.load(folder / "outputs.npz")
+        return [str(a) if a.dtype.kind == "U" else a
+                for a in (outputs[str(i)] for i in range(len(paths)))]
+    return load
