@@ -114,7 +114,7 @@ def state_dict(torchscript):
         except KeyError:
             raise FaceganError(f"{torchscript} is not the FID Inception: it has a tensor "
                                f"{name!r} that the 2015 graph does not") from None
-    for layer in {name.rsplit(".", 2)[0] for name in state}:
+    for layer in sorted({name.rsplit(".", 2)[0] for name in state}):  # one file, byte for byte
         channels = state[f"{layer}.bn.bias"].shape
         state[f"{layer}.bn.weight"] = torch.ones(channels)  # the graph's BatchNorms: no scale
         state[f"{layer}.bn.num_batches_tracked"] = torch.tensor(0)
