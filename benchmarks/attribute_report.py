@@ -52,13 +52,13 @@ def main():
 
     import keras
 
+    from facegan.data.images import load_images
+    from facegan.data.labels import load_labels
+    from facegan.editing import directions as D
+    from facegan.editing.attribute_classifier import RESOLUTION, load_classifier
     from facegan.metrics import attributes as AM
-    from facegan import directions as D
-    from facegan import pretrained
-    from facegan.attribute_classifier import RESOLUTION, load_classifier
-    from facegan.attributes import load_labels
-    from facegan.data import load_images
-    from facegan.sampling import generate, latents
+    from facegan.networks import pretrained
+    from facegan.networks.sampling import generate, latents
 
     start = time.perf_counter()
     classifier = load_classifier()

@@ -3,8 +3,8 @@ backend, resolution and batch size, as GFLOP/s and as a share of this machine's 
 measured in the same run (the bar: common.matmul_bar; on a GPU the rate at the step's precision).
 
 Paths, on the same random batches (the data pipeline is not timed):
-  combined      facegan.gan.GAN: two combined models, two train_on_batch calls (the default)
-  fused         facegan.fused.FusedGAN: both updates in one call (TensorFlow, PyTorch, JAX),
+  combined      facegan.training.gan.GAN: two combined models, two train_on_batch calls (the default)
+  fused         facegan.training.fused.FusedGAN: both updates in one call (TensorFlow, PyTorch, JAX),
                 with its default XLA setting
   fused-xla     FusedGAN XLA-compiled (TensorFlow), fused-noxla without XLA
   plain-tf      the same DCGAN in plain TensorFlow, one tf.function step (benchmarks/plain_tf.py);
@@ -39,9 +39,9 @@ PLAIN = {"tensorflow": "plain-tf", "torch": "plain-torch", "jax": "plain-jax"}  
 
 def build(path, resolution, batch_size, base_channels):
     """The trainer for `path` on the running backend."""
-    from facegan.fused import FusedGAN
-    from facegan.gan import GAN
-    from facegan.networks import build_discriminator, build_generator
+    from facegan.networks.dcgan import build_discriminator, build_generator
+    from facegan.training.fused import FusedGAN
+    from facegan.training.gan import GAN
 
     if path == "plain-torch":
         from plain_torch import PlainGAN
@@ -68,7 +68,7 @@ def worker(args):
     import keras
     import numpy as np
 
-    from facegan.networks import build_discriminator, build_generator
+    from facegan.networks.dcgan import build_discriminator, build_generator
 
     backend = keras.backend.backend()
     keras.config.set_dtype_policy(args.precision)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from facegan.backend import BACKENDS
-from facegan.presets import PRESETS
+from facegan.training.presets import PRESETS
 
 EXIT_CODES = """exit codes:
   0    done
@@ -255,7 +255,7 @@ def build_parser():
 
 
 def _train(args):
-    from facegan.training import TrainConfig, Trainer
+    from facegan.training.loop import TrainConfig, Trainer
 
     devices = args.devices or 1
     if args.processes > 1:  # joined in main(), before the devices were created
@@ -296,9 +296,9 @@ def _train(args):
 
 
 def _generate(args):
-    from facegan.plots import save_grid
-    from facegan.pretrained import load_named_or_file
-    from facegan.sampling import sample
+    from facegan.figures.plots import save_grid
+    from facegan.networks.pretrained import load_named_or_file
+    from facegan.networks.sampling import sample
 
     faces = sample(load_named_or_file(args.generator), args.n, args.seed)
     save_grid(args.out, faces)
@@ -313,7 +313,7 @@ def _generate(args):
 
 
 def _figures(args):
-    from facegan.figures import make_figures
+    from facegan.figures.run_figures import make_figures
 
     for path in make_figures(args.run, args.name, args.figures_dir, args.gallery_dir, args.epoch):
         print(f"wrote {path}")
@@ -322,7 +322,7 @@ def _figures(args):
 def _export(args):
     import json
 
-    from facegan.pretrained import export
+    from facegan.networks.pretrained import export
 
     metrics = json.loads(args.metrics.read_text()) if args.metrics else None
     print(f"wrote {export(args.run, args.name, metrics, args.epoch)}")
@@ -333,13 +333,13 @@ def _evaluate(args):
 
     import keras
 
-    from facegan import pretrained
-    from facegan.data import load_images
+    from facegan.data.images import load_images
     from facegan.errors import FaceganError
-    from facegan.evaluate import Evaluator, format_table
+    from facegan.metrics.evaluate import Evaluator, format_table
+    from facegan.networks import pretrained
 
     if args.run:
-        from facegan.evaluate import score_snapshots
+        from facegan.metrics.evaluate import score_snapshots
 
         table = score_snapshots(args.run, args.n, args.metrics, args.inception_weights)
         print(table.to_string(index=False))
@@ -367,12 +367,12 @@ def _evaluate(args):
 
 def _demo(args):
     """Sample the shipped 64x64 generator (seconds), then train briefly on synthetic faces."""
-    from facegan import pretrained
-    from facegan.plots import save_grid
-    from facegan.training import TrainConfig, Trainer
+    from facegan.figures.plots import save_grid
+    from facegan.networks import pretrained
+    from facegan.training.loop import TrainConfig, Trainer
 
     if "celeba64" in pretrained.available():
-        from facegan.sampling import sample
+        from facegan.networks.sampling import sample
 
         grid = args.gallery_dir / "demo_celeba64.png"
         save_grid(grid, sample(pretrained.load("celeba64"), 64, seed=args.seed))
@@ -384,7 +384,7 @@ def _demo(args):
 
 
 def _attributes(args):
-    from facegan import attribute_classifier as C
+    from facegan.editing import attribute_classifier as C
 
     if args.task == "train":
         data = args.data if args.data == "synthetic" else str(Path(args.data).resolve())
@@ -398,8 +398,8 @@ def _attributes(args):
     elif args.task == "export":
         print(f"wrote {C.export_classifier(args.run, args.name)}")
     else:
-        from facegan.directions import fit_generator_directions
-        from facegan.pretrained import load_named_or_file
+        from facegan.editing.directions import fit_generator_directions
+        from facegan.networks.pretrained import load_named_or_file
 
         generator = load_named_or_file(args.generator)
         directions = fit_generator_directions(generator, C.load_classifier(args.classifier),
@@ -410,12 +410,12 @@ def _attributes(args):
 
 
 def _edit(args):
-    from facegan import directions as D
-    from facegan.attribute_classifier import load_classifier
+    from facegan.editing import directions as D
+    from facegan.editing.attribute_classifier import load_classifier
     from facegan.errors import FaceganError
-    from facegan.plots import save_grid
-    from facegan.pretrained import load_named_or_file
-    from facegan.sampling import latents
+    from facegan.figures.plots import save_grid
+    from facegan.networks.pretrained import load_named_or_file
+    from facegan.networks.sampling import latents
 
     generator = load_named_or_file(args.generator)
     classifier = load_classifier(args.classifier)
@@ -465,13 +465,13 @@ def main(argv=None):
         backend.start(args.backend, job)  # before anything imports Keras
     except FaceganError as error:
         return _fail(args, error, error.exit_code)
-    from facegan.networks import RESOLUTIONS
+    from facegan.networks.dcgan import RESOLUTIONS
 
     if getattr(args, "resolution", RESOLUTIONS[0]) not in RESOLUTIONS:
         parser.error(f"argument --resolution: must be one of {RESOLUTIONS}, got {args.resolution}")
     if args.verb == "train":
-        from facegan.augment import parse_policy
-        from facegan.losses import LOSSES
+        from facegan.training.augment import parse_policy
+        from facegan.training.losses import LOSSES
 
         if args.loss is not None and args.loss not in LOSSES:
             parser.error(f"argument --loss: must be one of {', '.join(LOSSES)}, got {args.loss!r}")

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facegan import directions as D
-from facegan.attribute_classifier import build_classifier, load_classifier
 from facegan.cli import main
+from facegan.editing import directions as D
+from facegan.editing.attribute_classifier import build_classifier, load_classifier
 from facegan.errors import FaceganError
-from facegan.networks import build_generator
-from facegan.plots import GRID_PADDING, image_grid
-from facegan.sampling import generate, latents, load_generator
+from facegan.figures.plots import GRID_PADDING, image_grid
+from facegan.networks.dcgan import build_generator
+from facegan.networks.sampling import generate, latents, load_generator
 
 
 @pytest.mark.parametrize("method", D.METHODS)

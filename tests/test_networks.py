@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from keras.ops import convert_to_numpy
 
-from facegan.networks import RESOLUTIONS, build_discriminator, build_generator, count_macs
+from facegan.networks.dcgan import RESOLUTIONS, build_discriminator, build_generator, count_macs
 
 
 @pytest.mark.parametrize("resolution", RESOLUTIONS)
@@ -55,7 +55,7 @@ def test_batch_norm_trains_on_batch_statistics(frozen):
     gradients that reach gamma and beta."""
     import keras
 
-    from facegan.layers import BatchNorm
+    from facegan.networks.layers import BatchNorm
 
     rng = np.random.default_rng(0)
     x = rng.normal(2.0, 3.0, (8, 4, 4, 5)).astype("float32")
@@ -94,7 +94,7 @@ def test_batch_norm_in_mixed_bfloat16_computes_what_keras_computes():
     bfloat16 rounding and the same moving statistics."""
     import keras
 
-    from facegan.layers import BatchNorm
+    from facegan.networks.layers import BatchNorm
 
     x = np.random.default_rng(0).normal(2.0, 3.0, (8, 4, 4, 5)).astype("float32")
     keras.config.set_dtype_policy("mixed_bfloat16")
@@ -155,8 +155,8 @@ def test_generators_are_saved_and_loaded_computing_in_float32(tmp_path):
 
     import keras
 
-    from facegan.runs import save_model
-    from facegan.sampling import load_generator
+    from facegan.networks.sampling import load_generator
+    from facegan.training.runs import save_model
 
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
@@ -198,7 +198,7 @@ def test_convolutions_compute_what_keras_computes(name, kernel, strides, padding
     on the other backends the layers are Keras's own."""
     import keras
 
-    from facegan import layers
+    from facegan.networks import layers
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, size, size, 5)).astype("float32")

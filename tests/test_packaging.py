@@ -1,6 +1,6 @@
 """`pip install .` and `pip install git+URL` give a facegan that works: the wheel, built from
 the checkout's own files, holds every module, the command, the dependencies and the shipped
-generators, and facegan.pretrained finds them there. A checkout finds them in pretrained/.
+generators, and facegan.networks.pretrained finds them there. A checkout finds them in pretrained/.
 """
 
 import os
@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from facegan import REPOSITORY, __version__, pretrained
+from facegan import REPOSITORY, __version__
 from facegan.errors import FaceganError
+from facegan.networks import pretrained
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 PRETRAINED = CHECKOUT / "pretrained"
@@ -62,7 +63,7 @@ def test_an_installed_wheel_finds_its_shipped_generators(wheel, tmp_path, monkey
     site = tmp_path / "site-packages"
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(site)
-    code = ("import facegan, facegan.pretrained as p; "
+    code = ("import facegan, facegan.networks.pretrained as p; "
             "print(facegan.__file__, p.PRETRAINED_DIR, ','.join(p.available()), p.path('celeba64'))")
     env = {key: value for key, value in os.environ.items() if key != "FACEGAN_PRETRAINED"}
     env["PYTHONPATH"] = str(site)

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 from scipy import linalg
 
-from facegan.runs import HISTORY_COLUMNS
-from facegan.sampling import generate, latents, load_generator
-from facegan.synthetic import synthetic_faces
-from facegan.training import TrainConfig, Trainer, resume, train
+from facegan.data.synthetic import synthetic_faces
+from facegan.networks.sampling import generate, latents, load_generator
+from facegan.training.loop import TrainConfig, Trainer, resume, train
+from facegan.training.runs import HISTORY_COLUMNS
 
 TINY = dict(data="synthetic", resolution=32, base_channels=4, latent_dim=8, batch_size=16,
             synthetic_size=64, log_every=2, snapshot_every=1)

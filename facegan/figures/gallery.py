@@ -8,13 +8,13 @@ import imageio.v3 as iio
 import matplotlib.pyplot as plt
 import numpy as np
 
-from facegan import pretrained
-from facegan.data import load_images
+from facegan.data.images import load_images
 from facegan.errors import FaceganError
+from facegan.figures.plots import GRID_PADDING, image_grid, save_figure
 from facegan.metrics.pixels import pairwise_distances, pixel_features
-from facegan.plots import GRID_PADDING, image_grid, save_figure
-from facegan.runs import RunDir
-from facegan.sampling import generate, interpolate, latents, load_generator
+from facegan.networks import pretrained
+from facegan.networks.sampling import generate, interpolate, latents, load_generator
+from facegan.training.runs import RunDir
 
 
 def trained_generator(name=None, run_dir=None):

@@ -9,8 +9,8 @@ import math
 import keras
 from keras import layers
 
-from facegan.layers import BatchNorm, Conv2D, Conv2DTranspose
-from facegan.spectral_norm import SpectralNorm
+from facegan.networks.layers import BatchNorm, Conv2D, Conv2DTranspose
+from facegan.networks.spectral_norm import SpectralNorm
 
 RESOLUTIONS = (32, 64, 128, 256)
 UPSAMPLINGS = ("transposed", "nearest")

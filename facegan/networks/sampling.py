@@ -6,9 +6,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from facegan import networks  # also registers facegan's layers, for loading .keras files
-from facegan.data import to_uint8
+from facegan.data.images import to_uint8
 from facegan.errors import FaceganError, first_line
+from facegan.networks import dcgan  # also registers facegan's layers, for loading .keras files
 
 
 def load_generator(path):
@@ -36,7 +36,7 @@ def load_generator(path):
         raise FaceganError(f"{path} is not a generator: it maps {inputs} to {outputs}, not "
                            f"(None, latent_dim) latents to (None, R, R, 3) images"
                            f"{' (a discriminator?)' if len(inputs) == 4 else ''}")
-    return networks.in_float32(model)
+    return dcgan.in_float32(model)
 
 
 def latents(n, latent_dim, seed=0):

@@ -31,7 +31,7 @@ import pandas as pd
 
 from facegan.atomic import atomic_write, atomic_write_text
 from facegan.errors import FaceganError, WorkFailed
-from facegan.networks import in_float32
+from facegan.networks.dcgan import in_float32
 
 
 HISTORY_COLUMNS = ["step", "epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake",

@@ -19,10 +19,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from facegan import pretrained
 from facegan.errors import FaceganError
-from facegan.plots import image_grid, save_figure
-from facegan.sampling import generate, latents
+from facegan.figures.plots import image_grid, save_figure
+from facegan.networks import pretrained
+from facegan.networks.sampling import generate, latents
 
 METHODS = ("logistic", "mean")
 

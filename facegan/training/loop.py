@@ -23,18 +23,18 @@ import weakref
 import keras
 import numpy as np
 
-from facegan.data import load_images, to_model_input
-from facegan.distribute import local_rows, process_count, process_index, use_devices
-from facegan.ema import GeneratorEMA
+from facegan.data.images import load_images, to_model_input
 from facegan.errors import FaceganError, WorkFailed
-from facegan.fused import FusedGAN
-from facegan.gan import GAN
-from facegan.losses import get_loss
-from facegan.networks import build_discriminator, build_generator
-from facegan.plots import image_grid, plot_losses, save_grid
-from facegan.runs import (MODEL_FIELDS, RunDir, RunLock, check_finite, load_checkpoint,
-                          save_checkpoint, save_model, variable_groups)
-from facegan.sampling import generate
+from facegan.figures.plots import image_grid, plot_losses, save_grid
+from facegan.networks.dcgan import build_discriminator, build_generator
+from facegan.networks.sampling import generate
+from facegan.training.distribute import local_rows, process_count, process_index, use_devices
+from facegan.training.ema import GeneratorEMA
+from facegan.training.fused import FusedGAN
+from facegan.training.gan import GAN
+from facegan.training.losses import get_loss
+from facegan.training.runs import (MODEL_FIELDS, RunDir, RunLock, check_finite, load_checkpoint,
+                                   save_checkpoint, save_model, variable_groups)
 
 log = logging.getLogger("facegan")
 
@@ -74,7 +74,7 @@ class TrainConfig:
     latent_dim: int = 100
     base_channels: int = 64
     upsampling: str = "transposed"  # G's upsampling: "transposed" (DCGAN) or "nearest" + conv
-    loss: str = "bce"               # bce, wgan-gp, hinge or lsgan (facegan.losses)
+    loss: str = "bce"               # bce, wgan-gp, hinge or lsgan (facegan.training.losses)
     spectral_norm: bool = False     # spectral normalisation in D, in place of its BatchNorm
     augment: str = ""               # DiffAugment policy in front of D: "color,translation,cutout"
     ema: float = 0.0                # decay of the generator's weight average (0: none)
@@ -116,7 +116,8 @@ class Trainer:
         if resume:
             config = TrainConfig(**self.run.read_config())
         check_steps_per_call(config)
-        # In a multi-process job (facegan.distribute) process 0 alone writes the run folder.
+        # In a multi-process job (facegan.training.distribute) process 0 alone writes the run
+        # folder.
         self.writer = process_index() == 0
         self.rows = local_rows(config.batch_size)  # this process's rows of every batch
         self.lock = RunLock(self.run.lock) if self.writer else _NoLock()
@@ -235,7 +236,7 @@ class Trainer:
         self.lock.acquire()  # again, for a Trainer whose earlier fit() released it
         try:
             if self.config.tensorboard and self.writer:  # steps after the checkpoint are redone
-                from facegan.tensorboard import TensorBoardLog
+                from facegan.training.tensorboard import TensorBoardLog
 
                 self.tensorboard = TensorBoardLog(self.run.tensorboard, resume_step=self.step + 1)
             with _interrupts_between_steps() as self._interrupted:
@@ -367,8 +368,8 @@ class Trainer:
 
     @functools.cached_property
     def evaluator(self):
-        """The real side of every metric, computed once per run (facegan.evaluate)."""
-        from facegan.evaluate import Evaluator
+        """The real side of every metric, computed once per run (facegan.metrics.evaluate)."""
+        from facegan.metrics.evaluate import Evaluator
 
         cfg = self.config
         return Evaluator(self.images, n=cfg.eval_samples, holdout=cfg.holdout,
@@ -376,7 +377,7 @@ class Trainer:
 
     def evaluate(self, epoch):
         """Score the sampling generator; append to metrics.csv and re-plot metrics.png."""
-        from facegan.evaluate import flat_row, plot_metrics
+        from facegan.metrics.evaluate import flat_row, plot_metrics
 
         row = flat_row(self.evaluator.score(self.sampler))
         self.run.append_metrics({"step": self.step, "epoch": epoch, **row})
@@ -415,7 +416,7 @@ class Trainer:
 
 
 class _NoLock:
-    """The run folder's lock for the processes that do not write it (facegan.distribute)."""
+    """The run folder's lock for the processes that do not write it (multi-process jobs)."""
 
     def acquire(self):
         return None
