@@ -7,11 +7,12 @@ from PIL import Image
 
 from facegan.cli import main
 from facegan.errors import FaceganError
-from facegan.figures.gallery import snapshots, trained_generator
+from facegan.figures.gallery import trained_generator
 from facegan.figures.plots import save_grid
 from facegan.networks import pretrained
 from facegan.networks.sampling import load_generator, sample
 from facegan.training.loop import train
+from facegan.training.runs import snapshots
 
 TINY = dict(data="synthetic", resolution=32, base_channels=4, latent_dim=8, batch_size=16,
             synthetic_size=32, log_every=1, snapshot_every=1)

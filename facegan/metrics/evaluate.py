@@ -140,8 +140,8 @@ def score_snapshots(run_dir, n=1000, metrics=None, inception_weights=None):
 
 def _score_snapshots(run, config, n, metrics, inception_weights):
     from facegan.data.images import load_images
-    from facegan.figures.gallery import snapshots
     from facegan.networks.sampling import load_generator
+    from facegan.training.runs import snapshots
 
     images = load_images(config["data"], config["resolution"], config["seed"],
                          config["synthetic_size"], config.get("cache_dir"))

@@ -159,8 +159,18 @@ class RunDir:
             logger.addHandler(logging.StreamHandler())
 
 
+def snapshots(run_dir):
+    """[(epoch, path)] of the run's snapshots and final generator, by epoch: those of its
+    weight average when it keeps one (what it samples), else G's."""
+    run = RunDir(run_dir)
+    found = run.sampling_snapshots()
+    if run.sampling_generator.exists():
+        found[int(run.read_history()["epoch"].max())] = run.sampling_generator
+    return sorted(found.items())
+
+
 def save_model(model, path):
-    """Save a generator atomically, computing in float32 (networks.in_float32), after
+    """Save a generator atomically, computing in float32 (dcgan.in_float32), after
     checking its weights are finite."""
     check_finite({"generator": model.variables}, f"saving {Path(path).name}")
     atomic_write(path, in_float32(model).save)
