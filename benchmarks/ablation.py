@@ -69,7 +69,7 @@ def rank(rows):
 
 
 def base_config(args, name, **overrides):
-    from facegan.training.loop import TrainConfig
+    from facegan.training.config import TrainConfig
 
     return TrainConfig(data=args.data, resolution=args.resolution, batch_size=args.batch_size,
                        base_channels=args.base_channels, holdout=args.holdout, seed=args.seed,

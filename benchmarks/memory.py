@@ -40,11 +40,12 @@ def worker(args):
     import numpy as np
 
     from facegan.data.images import CachedImages, to_model_input
-    from facegan.networks.dcgan import build_discriminator, build_generator
-    from facegan.training.gan import GAN
+    from facegan.training.build import make_gan
+    from facegan.training.config import TrainConfig
 
     images = CachedImages(args.cache)
-    gan = GAN(build_generator(64, 100, args.base_channels), build_discriminator(64, args.base_channels))
+    gan, _ = make_gan(TrainConfig(resolution=64, batch_size=args.batch_size,
+                                  base_channels=args.base_channels))
     rng = np.random.default_rng(0)
     order = rng.permutation(len(images))  # batches drawn from all over the file
     for step in range(args.steps):

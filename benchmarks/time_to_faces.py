@@ -46,7 +46,8 @@ def first_crossing(run_dir, threshold):
 
 def train_until(args):
     """Train epoch by epoch, scoring each, until the threshold is crossed or max_epochs."""
-    from facegan.training.loop import TrainConfig, Trainer
+    from facegan.training.config import TrainConfig
+    from facegan.training.loop import Trainer
     from facegan.training.presets import PRESETS
 
     settings = {**PRESETS.get(args.preset, {}), **json.loads(args.settings)}

@@ -255,7 +255,8 @@ def build_parser():
 
 
 def _train(args):
-    from facegan.training.loop import TrainConfig, Trainer
+    from facegan.training.config import TrainConfig
+    from facegan.training.loop import Trainer
 
     devices = args.devices or 1
     if args.processes > 1:  # joined in main(), before the devices were created
@@ -369,7 +370,8 @@ def _demo(args):
     """Sample the shipped 64x64 generator (seconds), then train briefly on synthetic faces."""
     from facegan.figures.plots import save_grid
     from facegan.networks import pretrained
-    from facegan.training.loop import TrainConfig, Trainer
+    from facegan.training.config import TrainConfig
+    from facegan.training.loop import Trainer
 
     if "celeba64" in pretrained.available():
         from facegan.networks.sampling import sample

@@ -14,7 +14,8 @@ from facegan.metrics import (default_metrics, evaluate as E, faces as F, incepti
                              pixels as P, reference)
 from facegan.networks import pretrained
 from facegan.networks.dcgan import build_generator
-from facegan.training.loop import TrainConfig, Trainer
+from facegan.training.config import TrainConfig
+from facegan.training.loop import Trainer
 from facegan.training.runs import RunDir
 
 LATENT = 8

@@ -23,7 +23,8 @@ import pytest
 from facegan.cli import main
 from facegan.errors import WorkFailed
 from facegan.networks.sampling import load_generator
-from facegan.training.loop import TrainConfig, Trainer
+from facegan.training.config import TrainConfig
+from facegan.training.loop import Trainer
 from facegan.training.runs import RunDir
 
 # 128 faces, batch 16: 8 steps an epoch. A checkpoint every 3 steps, a history row every 2:
@@ -230,7 +231,7 @@ def test_the_collapse_signal_warns_once_without_stopping(tmp_path, caplog):
     healthy = {**collapsed, "g_loss": 2.0}
     with caplog.at_level("WARNING", logger="facegan"):
         for row in [collapsed] * 4 + [healthy] + [collapsed] * 12:
-            trainer._check_collapse(row)
+            trainer.history._check_collapse(row)
     warnings = [r for r in caplog.records if "may have collapsed" in r.message]
     assert len(warnings) == 1  # after 5 rows in a row, counted afresh after the healthy one
     assert "above 10 for 5 history rows" in warnings[0].message

@@ -94,7 +94,8 @@ def test_fused_step_refuses_a_gradient_penalty():
 
 
 def test_a_fused_run_resumes_from_its_checkpoint(tmp_path):
-    from facegan.training.loop import Trainer, TrainConfig, resume
+    from facegan.training.config import TrainConfig
+    from facegan.training.loop import Trainer, resume
 
     tiny = dict(data="synthetic", resolution=32, base_channels=4, latent_dim=8, batch_size=16,
                 synthetic_size=32, log_every=1, snapshot_every=1, step="fused")

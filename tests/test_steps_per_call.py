@@ -14,9 +14,10 @@ from test_fused import LATENT, batches, networks
 
 from facegan.cli import main
 from facegan.errors import FaceganError
+from facegan.training.config import TrainConfig
 from facegan.training.ema import GeneratorEMA
 from facegan.training.fused import FUSED_BACKENDS, FusedGAN
-from facegan.training.loop import TrainConfig, Trainer, resume
+from facegan.training.loop import Trainer, resume
 from facegan.training.runs import variable_groups
 
 K = 3
