@@ -21,7 +21,7 @@ from PIL import Image  # noqa: E402
 
 from facegan.editing.directions import Directions, shipped_path  # noqa: E402
 from facegan.errors import FaceganError  # noqa: E402
-from facegan.figures.plots import image_grid  # noqa: E402
+from facegan.figures.grids import image_grid  # noqa: E402
 from facegan.networks import pretrained  # noqa: E402
 from facegan.networks.sampling import generate, interpolate, latents  # noqa: E402
 

@@ -249,7 +249,7 @@ def _train(args):
 
 
 def _generate(args):
-    from facegan.figures.plots import save_grid
+    from facegan.figures.grids import save_grid
     from facegan.networks.pretrained import load_named_or_file
     from facegan.networks.sampling import sample
 
@@ -320,7 +320,7 @@ def _evaluate(args):
 
 def _demo(args):
     """Sample the shipped 64x64 generator (seconds), then train briefly on synthetic faces."""
-    from facegan.figures.plots import save_grid
+    from facegan.figures.grids import save_grid
     from facegan.networks import pretrained
     from facegan.training.loop import Trainer
 
@@ -352,13 +352,14 @@ def _attributes(args):
         print(f"wrote {C.export_classifier(args.run, args.name)}")
     else:
         from facegan.editing.directions import fit_generator_directions
+        from facegan.figures.directions import direction_table
         from facegan.networks.pretrained import load_named_or_file
 
         generator = load_named_or_file(args.generator)
         directions = fit_generator_directions(generator, C.load_classifier(args.classifier),
                                               args.samples, args.seed, args.method)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        print(directions.table().round(3).to_string())
+        print(direction_table(directions).round(3).to_string())
         print(f"wrote {directions.save(args.out)}")
 
 
@@ -366,7 +367,7 @@ def _edit(args):
     from facegan.editing import directions as D
     from facegan.editing.attribute_classifier import load_classifier
     from facegan.errors import FaceganError
-    from facegan.figures.plots import save_grid
+    from facegan.figures.grids import save_grid
     from facegan.networks.pretrained import load_named_or_file
     from facegan.networks.sampling import latents
 

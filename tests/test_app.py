@@ -17,7 +17,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest, app_test
 
 from facegan.editing.directions import Directions, shipped_path
-from facegan.figures.plots import image_grid
+from facegan.figures.grids import image_grid
 from facegan.networks import pretrained
 from facegan.networks.dcgan import build_generator
 from facegan.networks.sampling import generate, latents

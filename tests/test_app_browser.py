@@ -152,7 +152,7 @@ def tiles(screenshot):
 
 
 def test_page_renders_64_faces_and_new_ones(generator_and_url, browser):
-    from facegan.figures.plots import image_grid
+    from facegan.figures.grids import image_grid
     from facegan.networks.sampling import generate, latents
 
     generator, url = generator_and_url

@@ -8,7 +8,7 @@ from PIL import Image
 from facegan.cli import main
 from facegan.errors import FaceganError
 from facegan.figures.gallery import trained_generator
-from facegan.figures.plots import save_grid
+from facegan.figures.grids import save_grid
 from facegan.networks import pretrained
 from facegan.networks.sampling import load_generator, sample
 from facegan.training.loop import train

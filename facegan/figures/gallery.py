@@ -10,7 +10,8 @@ import numpy as np
 
 from facegan.data.images import load_images
 from facegan.errors import FaceganError
-from facegan.figures.plots import GRID_PADDING, image_grid, save_figure
+from facegan.figures.grids import GRID_PADDING, image_grid
+from facegan.figures.plots import save_figure
 from facegan.metrics.pixels import pairwise_distances, pixel_features
 from facegan.networks import pretrained
 from facegan.networks.sampling import generate, interpolate, latents, load_generator

@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt
 
 from facegan.errors import FaceganError
 from facegan.figures import gallery
-from facegan.figures.plots import FIGURE_DPI, plot_losses, save_grid
+from facegan.figures.grids import save_grid
+from facegan.figures.plots import FIGURE_DPI, plot_losses
 from facegan.metrics.evaluate import plot_metrics
 from facegan.networks.sampling import load_generator, sample
 from facegan.training.runs import RunDir

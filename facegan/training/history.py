@@ -13,7 +13,7 @@ import time
 import keras
 
 from facegan.errors import WorkFailed
-from facegan.figures.plots import image_grid
+from facegan.figures.grids import image_grid
 
 log = logging.getLogger("facegan")
 

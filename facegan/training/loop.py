@@ -26,7 +26,8 @@ import numpy as np
 
 from facegan.data.images import load_images, to_model_input
 from facegan.errors import FaceganError, WorkFailed
-from facegan.figures.plots import plot_losses, save_grid
+from facegan.figures.grids import save_grid
+from facegan.figures.plots import plot_losses
 from facegan.networks.sampling import generate
 from facegan.training.build import make_gan
 from facegan.training.config import TrainConfig, check_steps_per_call
