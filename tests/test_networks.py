@@ -146,10 +146,10 @@ def test_unknown_upsampling_is_refused():
         build_generator(64, upsampling="bilinear")
 
 
-def test_generators_are_saved_and_loaded_computing_in_float32(tmp_path):
-    """Mixed-precision training keeps float32 weights but marks every layer bfloat16; a saved
-    generator must not carry that to every machine that loads it (files saved so before are
-    converted on loading)."""
+def test_generators_are_saved_and_loaded_in_keras_classes_computing_in_float32(tmp_path):
+    """Mixed-precision training keeps float32 weights but marks every layer bfloat16, and the
+    networks are built from facegan's layers; a saved generator carries neither to every
+    machine that loads it (files saved so before are converted on loading)."""
     import json
     import zipfile
 
@@ -170,16 +170,48 @@ def test_generators_are_saved_and_loaded_computing_in_float32(tmp_path):
 
     mixed.save(tmp_path / "mixed.keras")  # as runs saved generators before
     save_model(mixed, tmp_path / "saved.keras")
-    saved_config = json.loads(zipfile.ZipFile(tmp_path / "saved.keras").read("config.json"))
-    assert "mixed_bfloat16" in json.dumps(mixed.get_config())
-    assert "mixed_bfloat16" not in json.dumps(saved_config)
+    old_config, saved_config = (zipfile.ZipFile(tmp_path / name).read("config.json").decode()
+                                for name in ("mixed.keras", "saved.keras"))
+    assert "mixed_bfloat16" in old_config and "facegan>BatchNorm" in old_config
+    assert "mixed_bfloat16" not in saved_config and "facegan" not in saved_config
     for name in ("mixed.keras", "saved.keras"):
         loaded = load_generator(tmp_path / name)
         assert {layer.dtype_policy.name for layer in loaded.layers} == {"float32"}, name
+        assert all(type(layer).__module__.startswith("keras.") for layer in loaded.layers), name
         assert all(np.array_equal(a, b) for a, b in
                    zip(loaded.get_weights(), mixed.get_weights(), strict=True)), name
         np.testing.assert_array_equal(convert_to_numpy(loaded(z, training=False)),
                                       convert_to_numpy(reference(z, training=False)))
+
+
+def test_saved_generators_load_in_keras_without_facegan(tmp_path, load_without_facegan):
+    """keras.saving.load_model reads a generator saved by facegan where facegan cannot be
+    imported (a Colab without it, a model hub) and gives what facegan's loader gives; a file
+    naming facegan's classes, as runs saved them before, does not load there."""
+    from facegan.networks.dcgan import UPSAMPLINGS
+    from facegan.networks.sampling import load_generator
+    from facegan.training.runs import save_model
+
+    rng = np.random.default_rng(0)
+    generators = {}
+    for upsampling in UPSAMPLINGS:  # facegan's BatchNorm, Conv2D and Conv2DTranspose
+        generator = build_generator(32, latent_dim=8, base_channels=4, upsampling=upsampling)
+        generator.set_weights([  # every weight matters, BatchNorm's moving statistics too
+            rng.uniform(0.5, 1.5, w.shape) if "variance" in w.path else rng.normal(0, 0.3, w.shape)
+            for w in generator.weights])
+        save_model(generator, tmp_path / f"{upsampling}.keras")
+        generators[tmp_path / f"{upsampling}.keras"] = generator
+    generator.save(tmp_path / "facegan_classes.keras")  # as runs saved generators before
+    z = rng.normal(size=(4, 8)).astype("float32")
+
+    *outputs, refused = load_without_facegan([*generators, tmp_path / "facegan_classes.keras"], z)
+    assert "Could not locate class 'BatchNorm'" in str(refused), refused
+    for (path, generator), output in zip(generators.items(), outputs, strict=True):
+        assert isinstance(output, np.ndarray), output
+        expected = convert_to_numpy(generator(z, training=False))
+        assert 0.1 < expected.std() and np.abs(expected).max() < 1  # tanh, not saturated
+        for loaded in (output, convert_to_numpy(load_generator(path)(z, training=False))):
+            np.testing.assert_allclose(loaded, expected, rtol=1e-5, atol=1e-5)
 
 
 CONVOLUTIONS = [  # (layer, kernel, strides, padding, input size, torch fast path taken)

@@ -10,6 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from facegan import REPOSITORY, __version__
@@ -18,6 +19,7 @@ from facegan.networks import pretrained
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 PRETRAINED = CHECKOUT / "pretrained"
+FACEGAN_CLASSES = "158d715"  # the last commit whose shipped generators name facegan's layers
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +98,44 @@ def test_requirements_files_only_point_at_the_package(name):
     lines = [line for line in (CHECKOUT / name).read_text().splitlines()
              if line.strip() and not line.startswith("#")]
     assert lines and all(line.startswith("-e .[") for line in lines), lines
+
+
+def test_shipped_generators_load_in_keras_without_facegan(load_without_facegan, monkeypatch):
+    """keras.saving.load_model reads the shipped generators where facegan cannot be imported
+    (one's own Keras code, a Colab without it, a model hub), with facegan's loader's faces."""
+    from keras.ops import convert_to_numpy
+
+    from facegan.networks.sampling import latents, load_generator
+
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", PRETRAINED)
+    paths = [pretrained.path(name) for name in pretrained.available()]
+    assert {"celeba64", "celeba128"} <= set(pretrained.available())
+    z = latents(8, 100, seed=0)
+    for path, output in zip(paths, load_without_facegan(paths, z), strict=True):
+        assert isinstance(output, np.ndarray), f"{path.name}: {output}"
+        expected = convert_to_numpy(load_generator(path)(z, training=False))
+        np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5, err_msg=path.name)
+
+
+@pytest.mark.parametrize("name", ["celeba64", "celeba128"])
+def test_shipped_generators_kept_their_weights_when_saved_in_keras_classes(name, tmp_path):
+    """The shipped files re-saved in Keras's own layers hold every weight array the files in
+    facegan's layers held, and draw the same faces. A retrained generator replaces this check."""
+    from keras.ops import convert_to_numpy
+
+    from facegan.networks.sampling import latents, load_generator
+
+    try:
+        before = subprocess.run(["git", "show", f"{FACEGAN_CLASSES}:pretrained/{name}.keras"],
+                                cwd=CHECKOUT, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("needs the repository's git history")
+    (tmp_path / "before.keras").write_bytes(before)
+    assert b"facegan>BatchNorm" in zipfile.ZipFile(tmp_path / "before.keras").read("config.json")
+    old = load_generator(tmp_path / "before.keras")
+    new = load_generator(PRETRAINED / f"{name}.keras")
+    for a, b in zip(old.weights, new.weights, strict=True):
+        np.testing.assert_array_equal(convert_to_numpy(a), convert_to_numpy(b), err_msg=b.path)
+    z = latents(8, old.input_shape[-1], seed=0)
+    np.testing.assert_array_equal(convert_to_numpy(new(z, training=False)),
+                                  convert_to_numpy(old(z, training=False)))

