@@ -19,11 +19,11 @@ import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from facegan import pretrained  # noqa: E402
-from facegan.directions import Directions, shipped_path  # noqa: E402
+from facegan.editing.directions import Directions, shipped_path  # noqa: E402
 from facegan.errors import FaceganError  # noqa: E402
-from facegan.plots import image_grid  # noqa: E402
-from facegan.sampling import generate, interpolate, latents  # noqa: E402
+from facegan.figures.grids import image_grid  # noqa: E402
+from facegan.networks import pretrained  # noqa: E402
+from facegan.networks.sampling import generate, interpolate, latents  # noqa: E402
 
 GENERATORS = {  # name -> (label, caption)
     "celeba64": ("64×64", "CelebA at its native detail"),

@@ -5,7 +5,7 @@ Protocol: every configuration trains on the same data (the last `holdout` images
 seed and number of images (D sees every training image once per epoch), Adam(2e-4, 0.5),
 and keeps an EMA of G's weights (decay 0.999) beside its raw generator; the average never
 feeds back into training, so one run gives both rows, "X" and "X + EMA". Snapshots are
-scored with facegan.evaluate at `--epochs-scored`, and at the snapshot nearest each
+scored with facegan.metrics.evaluate at `--epochs-scored`, and at the snapshot nearest each
 `--budget` in minutes, from each configuration's training rate measured first on an
 otherwise idle machine. Configurations train `--jobs` at a time, each pinned to its own
 core, longest first; a rerun skips those already in the JSON and resumes unfinished runs.
@@ -69,7 +69,7 @@ def rank(rows):
 
 
 def base_config(args, name, **overrides):
-    from facegan.training import TrainConfig
+    from facegan.training.config import TrainConfig
 
     return TrainConfig(data=args.data, resolution=args.resolution, batch_size=args.batch_size,
                        base_channels=args.base_channels, holdout=args.holdout, seed=args.seed,
@@ -81,7 +81,7 @@ def measure_speed(name, args):
     first history row (tracing)."""
     import shutil
 
-    from facegan.training import Trainer
+    from facegan.training.loop import Trainer
 
     folder = Path(args.out) / "speed" / slug(name)
     shutil.rmtree(folder, ignore_errors=True)
@@ -92,7 +92,7 @@ def measure_speed(name, args):
 
 
 def flatten(results):
-    from facegan.evaluate import flat_row
+    from facegan.metrics.evaluate import flat_row
 
     row = flat_row(results)
     row["memorisation_flagged"] = bool(results["memorisation"]["flagged"])
@@ -102,10 +102,10 @@ def flatten(results):
 def work(name, args):
     """One configuration: train (or resume) to the last scored epoch, then score its
     snapshots, raw and EMA. Runs in its own process; returns the configuration's entry."""
-    from facegan.data import load_images
-    from facegan.evaluate import Evaluator
-    from facegan.sampling import generate, latents, load_generator
-    from facegan.training import Trainer
+    from facegan.data.images import load_images
+    from facegan.metrics.evaluate import Evaluator
+    from facegan.networks.sampling import generate, latents, load_generator
+    from facegan.training.loop import Trainer
 
     record = json.loads(Path(args.json).read_text())
     epochs = max(args.epochs_scored)
@@ -296,7 +296,7 @@ def main():
     if not args.plot_only:
         import keras
 
-        from facegan.data import load_images
+        from facegan.data.images import load_images
 
         record["protocol"] = {
             "data": Path(args.data).name, "resolution": args.resolution,

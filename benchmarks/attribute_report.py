@@ -52,13 +52,15 @@ def main():
 
     import keras
 
+    from facegan.data.images import load_images
+    from facegan.data.labels import load_labels
+    from facegan.editing import directions as D
+    from facegan.editing.attribute_classifier import RESOLUTION, load_classifier
+    from facegan.figures.directions import (direction_table, measure, plot_edit,
+                                            plot_vector_arithmetic)
     from facegan.metrics import attributes as AM
-    from facegan import directions as D
-    from facegan import pretrained
-    from facegan.attribute_classifier import RESOLUTION, load_classifier
-    from facegan.attributes import load_labels
-    from facegan.data import load_images
-    from facegan.sampling import generate, latents
+    from facegan.networks import pretrained
+    from facegan.networks.sampling import generate, latents
 
     start = time.perf_counter()
     classifier = load_classifier()
@@ -102,12 +104,12 @@ def main():
         rows[f"{name} ({len(held_out)} samples, as many as held out)"] = scores(small)
         charted[name] = samples.frequencies()
         directions = D.Directions.load(D.shipped_path(name))
-        table = D.measure(generator, classifier, directions, ATTRIBUTES, args.measure_n,
-                          args.strength, args.seed + 1)
-        held = D.measure(generator, classifier, directions, KEPT[0], args.measure_n,
-                         args.strength, args.seed + 1, keep=KEPT[1])
+        table = measure(generator, classifier, directions, ATTRIBUTES, args.measure_n,
+                        args.strength, args.seed + 1)
+        held = measure(generator, classifier, directions, KEPT[0], args.measure_n,
+                       args.strength, args.seed + 1, keep=KEPT[1])
         table = pd.concat([table.iloc[:-1], held.iloc[:-1], table.iloc[-1:]])
-        fit = directions.table().linear_balanced_accuracy
+        fit = direction_table(directions).linear_balanced_accuracy
         table.insert(0, "linear_balanced_accuracy", [fit.get(a.split(",")[0], np.nan)
                                                      for a in table.index])
         measured[name] = table
@@ -129,17 +131,17 @@ def main():
                                       D.conditional(directions, attribute, keep), 3.0, 7)
             p = classifier.probabilities(faces.reshape(-1, *faces.shape[2:]))
             kept = "".join(f"_keep_{k.lower()}" for k in keep)
-            D.plot_edit(faces, strengths, attribute,
-                        p[:, classifier.index(attribute)].reshape(4, 7),
-                        args.figures / f"{name}_edit_{attribute.lower()}{kept}.png",
-                        title=f"{name}: moving 4 faces along {attribute}"
-                              + (f", keeping {', '.join(keep)}" if keep else ""))
+            plot_edit(faces, strengths, attribute,
+                      p[:, classifier.index(attribute)].reshape(4, 7),
+                      args.figures / f"{name}_edit_{attribute.lower()}{kept}.png",
+                      title=f"{name}: moving 4 faces along {attribute}"
+                            + (f", keeping {', '.join(keep)}" if keep else ""))
         arithmetic[name] = []
         for per_group in (3, 10):
             for seed in (args.seed, args.seed + 1):
                 outcome = D.vector_arithmetic(generator, classifier, per_group=per_group, seed=seed)
                 if (per_group, seed) == (3, args.seed):
-                    D.plot_vector_arithmetic(
+                    plot_vector_arithmetic(
                         outcome, path=args.figures / f"{name}_vector_arithmetic.png")
                 arithmetic[name].append({"per_group": per_group, "seed": seed, **{
                     k: outcome[k] for k in ("group_probabilities", "result_probabilities")}})

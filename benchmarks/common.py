@@ -108,7 +108,7 @@ def train_step_flops(generator, discriminator):
     4 G + 8 D forward passes per image. Elementwise work (BatchNorm, activations, Adam) is
     not counted, nor the first layers' input gradients that frameworks skip (a few %).
     """
-    from facegan.networks import count_macs
+    from facegan.networks.dcgan import count_macs
 
     return 2 * (4 * count_macs(generator) + 8 * count_macs(discriminator))
 

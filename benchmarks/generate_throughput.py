@@ -1,5 +1,5 @@
 """Faces per second of the generator at inference (training=False), per backend and batch
-size, after warm-up, through `facegan.sampling.generate` (latents to uint8 faces): the cost
+size, after warm-up, through `facegan.networks.sampling.generate` (latents to uint8 faces): the cost
 of serving faces in the app and `facegan generate`. generate returns NumPy faces, so a timed
 batch includes waiting for the GPU and the copy back; batches above 256 go through in 256s,
 as they do there.
@@ -21,8 +21,8 @@ def worker(args):
     import keras
     import numpy as np
 
-    from facegan.networks import build_generator
-    from facegan.sampling import generate
+    from facegan.networks.dcgan import build_generator
+    from facegan.networks.sampling import generate
 
     results = []
     for resolution in args.resolutions:

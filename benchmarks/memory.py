@@ -1,5 +1,5 @@
 """Peak memory (RSS) of 64x64, batch-128 CPU training, on a small dataset and on a
-200,000-image one: the uint8 cache is read batch by batch with pread (facegan.data.
+200,000-image one: the uint8 cache is read batch by batch with pread (facegan.data.images.
 CachedImages), so the large set must not raise it. Both caches are built in a temporary
 folder by tiling synthetic faces, and deleted afterwards.
 
@@ -20,7 +20,7 @@ def build_cache(path, count, resolution):
     """A uint8 (count, R, R, 3) .npy of synthetic faces, 1,000 distinct ones tiled."""
     import numpy as np
 
-    from facegan.synthetic import synthetic_faces
+    from facegan.data.synthetic import synthetic_faces
 
     faces = synthetic_faces(min(count, 1000), resolution, seed=0)
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8,
@@ -39,12 +39,13 @@ def worker(args):
     import keras
     import numpy as np
 
-    from facegan.data import CachedImages, to_model_input
-    from facegan.gan import GAN
-    from facegan.networks import build_discriminator, build_generator
+    from facegan.data.images import CachedImages, to_model_input
+    from facegan.training.build import make_gan
+    from facegan.training.config import TrainConfig
 
     images = CachedImages(args.cache)
-    gan = GAN(build_generator(64, 100, args.base_channels), build_discriminator(64, args.base_channels))
+    gan, _ = make_gan(TrainConfig(resolution=64, batch_size=args.batch_size,
+                                  base_channels=args.base_channels))
     rng = np.random.default_rng(0)
     order = rng.permutation(len(images))  # batches drawn from all over the file
     for step in range(args.steps):

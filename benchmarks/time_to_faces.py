@@ -24,7 +24,7 @@ def first_crossing(run_dir, threshold):
     """(epoch, step, face rate, diversity, wall seconds, images seen) of the first scored
     epoch whose face rate exceeds `threshold`, or None. The diversity tells whether the
     faces then are varied or a few alike ones."""
-    from facegan.runs import RunDir
+    from facegan.training.runs import RunDir
 
     run = RunDir(run_dir)
     metrics = run.read_metrics()
@@ -46,8 +46,9 @@ def first_crossing(run_dir, threshold):
 
 def train_until(args):
     """Train epoch by epoch, scoring each, until the threshold is crossed or max_epochs."""
-    from facegan.presets import PRESETS
-    from facegan.training import TrainConfig, Trainer
+    from facegan.training.config import TrainConfig
+    from facegan.training.loop import Trainer
+    from facegan.training.presets import PRESETS
 
     settings = {**PRESETS.get(args.preset, {}), **json.loads(args.settings)}
     data = args.data if args.data == "synthetic" else str(Path(args.data).resolve())
@@ -67,7 +68,8 @@ def main():
     parser.add_argument("--run", type=Path, help="read this run instead of training one")
     parser.add_argument("--data", help="the images to train on")
     parser.add_argument("--out", type=Path, default=Path(f"runs/time-to-faces-{time.strftime('%Y%m%d-%H%M%S')}"))
-    parser.add_argument("--preset", help="a named preset (facegan.presets); default: the defaults")
+    parser.add_argument("--preset",
+                        help="a named preset (facegan.training.presets); default: the defaults")
     parser.add_argument("--settings", default="{}",
                         help='TrainConfig fields as JSON, e.g. \'{"base_channels": 32}\'')
     parser.add_argument("--threshold", type=float, default=0.90)
@@ -82,7 +84,7 @@ def main():
     run = args.run or train_until(args)
     import keras
 
-    from facegan.runs import RunDir
+    from facegan.training.runs import RunDir
 
     crossing = first_crossing(run, args.threshold)
     config = RunDir(run).read_config()

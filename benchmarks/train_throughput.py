@@ -3,8 +3,8 @@ backend, resolution and batch size, as GFLOP/s and as a share of this machine's 
 measured in the same run (the bar: common.matmul_bar; on a GPU the rate at the step's precision).
 
 Paths, on the same random batches (the data pipeline is not timed):
-  combined      facegan.gan.GAN: two combined models, two train_on_batch calls (the default)
-  fused         facegan.fused.FusedGAN: both updates in one call (TensorFlow, PyTorch, JAX),
+  combined      facegan.training.gan.GAN: two combined models, two train_on_batch calls (the default)
+  fused         facegan.training.fused.FusedGAN: both updates in one call (TensorFlow, PyTorch, JAX),
                 with its default XLA setting
   fused-xla     FusedGAN XLA-compiled (TensorFlow), fused-noxla without XLA
   plain-tf      the same DCGAN in plain TensorFlow, one tf.function step (benchmarks/plain_tf.py);
@@ -37,11 +37,10 @@ PATHS = {"tensorflow": ("combined", "fused", "fused-xla", "fused-noxla", "plain-
 PLAIN = {"tensorflow": "plain-tf", "torch": "plain-torch", "jax": "plain-jax"}  # own bars
 
 
-def build(path, resolution, batch_size, base_channels):
+def build(path, resolution, batch_size, base_channels, precision):
     """The trainer for `path` on the running backend."""
-    from facegan.fused import FusedGAN
-    from facegan.gan import GAN
-    from facegan.networks import build_discriminator, build_generator
+    from facegan.training.build import make_gan
+    from facegan.training.config import TrainConfig
 
     if path == "plain-torch":
         from plain_torch import PlainGAN
@@ -55,11 +54,10 @@ def build(path, resolution, batch_size, base_channels):
         from plain_tf import PlainGAN
 
         return PlainGAN(resolution, base_channels=base_channels, jit_compile=path.endswith("xla"))
-    networks = build_generator(resolution, 100, base_channels), build_discriminator(resolution, base_channels)
-    if path == "combined":
-        return GAN(*networks)
+    config = TrainConfig(resolution=resolution, batch_size=batch_size, base_channels=base_channels,
+                         step="combined" if path == "combined" else "fused", precision=precision)
     xla = {"fused-xla": {"jit_compile": True}, "fused-noxla": {"jit_compile": False}}
-    return FusedGAN(*networks, **xla.get(path, {}))
+    return make_gan(config, **xla.get(path, {}))[0]
 
 
 def worker(args):
@@ -68,7 +66,7 @@ def worker(args):
     import keras
     import numpy as np
 
-    from facegan.networks import build_discriminator, build_generator
+    from facegan.networks.dcgan import build_discriminator, build_generator
 
     backend = keras.backend.backend()
     keras.config.set_dtype_policy(args.precision)
@@ -82,7 +80,8 @@ def worker(args):
                                         build_discriminator(resolution, args.base_channels))
         for batch_size in args.batch_sizes:
             keras.utils.set_random_seed(0)
-            trainers = {p: build(p, resolution, batch_size, args.base_channels) for p in paths}
+            trainers = {p: build(p, resolution, batch_size, args.base_channels, args.precision)
+                        for p in paths}
             batches = [(rng.uniform(-1, 1, (batch_size, resolution, resolution, 3)).astype("float32"),
                         *rng.standard_normal((2, batch_size, 100)).astype("float32"))
                        for _ in range(2)]

@@ -22,7 +22,7 @@ def start(backend=None, job=None):
     """Import Keras on `backend` (default: $KERAS_BACKEND, else tensorflow) quietly.
 
     job: (coordinator, processes, process_id) to join a multi-process job first, before
-    the devices exist (facegan.distribute.join). Returns the backend's name; its start-up
+    the devices exist (facegan.training.distribute.join). Returns the backend's name; its start-up
     output is kept in `startup_messages`.
     """
     global startup_messages
@@ -33,7 +33,7 @@ def start(backend=None, job=None):
     name = os.environ.get("KERAS_BACKEND", "tensorflow")
     if "keras" in sys.modules:  # already started (a notebook, a test): nothing to hide
         if job:
-            from facegan.distribute import join
+            from facegan.training.distribute import join
 
             join(*job)
         return sys.modules["keras"].backend.backend()
@@ -46,7 +46,7 @@ def start(backend=None, job=None):
             import keras
 
             if job:
-                from facegan.distribute import join
+                from facegan.training.distribute import join
 
                 join(*job)
             keras.ops.convert_to_numpy(keras.ops.zeros(1))  # creates the devices

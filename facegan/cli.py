@@ -4,13 +4,15 @@ Every error is one line on stderr and an exit code (EXIT_CODES), never a traceba
 """
 
 import argparse
+import dataclasses
 import math
 import sys
 import time
 from pathlib import Path
 
 from facegan.backend import BACKENDS
-from facegan.presets import PRESETS
+from facegan.training.config import TrainConfig
+from facegan.training.presets import PRESETS
 
 EXIT_CODES = """exit codes:
   0    done
@@ -18,7 +20,6 @@ EXIT_CODES = """exit codes:
        checkpoint is kept: resume with --resume RUN_DIR
   2    bad arguments or bad input files (nothing was done)
   130  interrupted by Ctrl-C, after the checkpoint was saved"""
-VARIANT_FIELDS = ("loss", "spectral_norm", "augment", "ema", "n_critic", "gp_weight", "upsampling")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,6 +48,9 @@ _positive = _ranged(float, lambda v: math.isfinite(v) and v > 0, "a finite numbe
 _non_negative = _ranged(float, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
 _fraction = _ranged(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 _decay = _ranged(float, lambda v: 0 < v < 1, "a number in (0, 1)")
+# The values a TrainConfig field's flag accepts, by the name its `check` gives.
+CHECKS = {"positive_int": _positive_int, "count": _count, "seed": _seed, "positive": _positive,
+          "non_negative": _non_negative, "fraction": _fraction, "decay": _decay}
 
 
 def _metric_list(text):
@@ -74,71 +78,15 @@ def build_parser():
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
 
     train = verbs.add_parser("train", help="train a GAN into a run folder")
-    train.add_argument("--data", default="synthetic",
-                       help="'synthetic', CelebA's img_align_celeba.zip or folder, or any image folder")
-    train.add_argument("--resolution", type=int, default=64, help="32, 64, 128 or 256")
-    train.add_argument("--epochs", type=_positive_int,
-                       help="epochs to train to (default 5; with --resume: the saved target)")
-    train.add_argument("--batch-size", type=_positive_int, default=64)
     train.add_argument("--out", type=Path, help="run folder (default runs/DATE-TIME-DATA-RES)")
     train.add_argument("--resume", type=Path, metavar="RUN_DIR",
                        help="continue a run from its last checkpoint")
-    train.add_argument("--seed", type=_seed, default=0)
-    train.add_argument("--latent-dim", type=_positive_int, default=100)
-    train.add_argument("--base-channels", type=_positive_int, default=64)
-    train.add_argument("--lr", type=_positive, default=2e-4, help="Adam learning rate")
-    train.add_argument("--beta1", type=_fraction, default=0.5, help="Adam beta_1, in [0, 1)")
-    train.add_argument("--label-smoothing", type=_fraction, default=0.0,
-                       help="one-sided: real targets become 1 - this")
-    train.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
-    train.add_argument("--synthetic-size", type=_positive_int, default=4096)
-    train.add_argument("--holdout", type=_count, default=0,
-                       help="last N images kept out of training, for memorisation checks")
-    train.add_argument("--log-every", type=_positive_int, default=20, help="steps per history row")
-    train.add_argument("--checkpoint-every", type=_positive_int, default=500, help="steps")
-    train.add_argument("--snapshot-every", type=_positive_int, default=10, help="epochs")
-    train.add_argument("--cache-dir", help="decoded-image cache (default ~/.cache/facegan)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.add_argument("--tensorboard", action="store_true",
-                       help="also log losses, metrics and sample grids to RUN_DIR/tensorboard")
-    train.add_argument("--eval-every", type=_count, metavar="K",
-                       help="every K epochs append face rate, diversity, memorisation (and "
-                            "FID, KID, precision, recall with the Inception weights) to "
-                            "metrics.csv; default 0: never")
-    train.add_argument("--eval-samples", type=_positive_int, default=1000, metavar="N",
-                       help="generated samples per evaluation")
-    train.add_argument("--inception-weights", metavar="FILE",
-                       help="torch-fidelity's Inception weights file for FID, KID, precision, "
-                            "recall (default: its download, if already cached)")
     variants = train.add_argument_group(
         "GAN variants", "an option given here overrides the preset's (README: Better faces)")
     variants.add_argument("--preset", choices=PRESETS, help="named settings, e.g. recommended")
-    variants.add_argument("--loss", help="bce (default), wgan-gp, hinge or lsgan")
-    variants.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction,
-                          help="spectral normalisation in D, in place of its BatchNorm")
-    variants.add_argument("--augment", metavar="POLICY",
-                          help="DiffAugment in front of D: any of color,translation,cutout")
-    variants.add_argument("--ema", type=_decay, nargs="?", const=0.999, metavar="DECAY",
-                          help="sample from a moving average of G's weights (decay 0.999)")
-    variants.add_argument("--n-critic", type=_positive_int, help="D steps per G step (default 1)")
-    variants.add_argument("--gp-weight", type=_non_negative,
-                          help="gradient-penalty weight (default 10)")
-    variants.add_argument("--upsampling", choices=("transposed", "nearest"),
-                          help="G's upsampling: transposed convolutions (default) or nearest "
-                               "neighbour + convolution (no checkerboard texture)")
     speed = train.add_argument_group("speed and scale", "README: Benchmarks")
-    speed.add_argument("--step", choices=("combined", "fused"), default="combined",
-                       help="combined: two combined models (default); fused: D and G updated "
-                            "in one call (tensorflow, torch, jax)")
-    speed.add_argument("--steps-per-call", type=_positive_int, metavar="K",
-                       help="with --step fused: K steps per call, on jax one compiled loop "
-                            "(meant for GPUs, where a step waits on dispatch); --checkpoint-every "
-                            "must be a multiple of K (default 1; with --resume: the saved K)")
-    speed.add_argument("--precision", choices=("float32", "mixed_bfloat16", "mixed_float16"),
-                       default="float32", help="mixed precision pays on GPUs only")
-    speed.add_argument("--devices", type=_positive_int,
-                       help="data-parallel devices (jax backend); the batch is split over them "
-                            "(default 1; with --processes: every process's devices)")
+    _add_config_flags({None: train, "variants": variants, "speed": speed})
     speed.add_argument("--processes", type=_positive_int, default=1,
                        help="processes (one per host) in a data-parallel job (jax backend): each "
                             "runs this same command with its own --process-id (README: Training "
@@ -254,51 +202,56 @@ def build_parser():
     return parser
 
 
+def _add_config_flags(groups):
+    """One flag per TrainConfig field, made from its metadata (facegan.training.config.setting)
+    into its group of --help. Each defaults to None: a flag not given leaves the preset's
+    value or the field's default (with --resume, the saved value)."""
+    for field in dataclasses.fields(TrainConfig):
+        meta = field.metadata
+        flag = meta["flag"] or "--" + field.name.replace("_", "-")
+        options = {"dest": field.name, "default": None, "help": meta["help"], **meta["argparse"]}
+        if field.type is bool:  # a preset may set a variant: it can be turned off as well as on
+            options["action"] = ("store_false" if field.default else
+                                 argparse.BooleanOptionalAction if meta["group"] == "variants"
+                                 else "store_true")
+        else:
+            options["type"] = CHECKS[meta["check"]] if meta["check"] else (
+                field.type if field.type in (int, float) else None)
+            if meta["flag"]:  # as argparse names it from the flag (--lr LR)
+                options.setdefault("metavar", flag.removeprefix("--").replace("-", "_").upper())
+        groups[meta["group"]].add_argument(flag, **options)
+
+
 def _train(args):
-    from facegan.training import TrainConfig, Trainer
+    from facegan.training.loop import Trainer
 
-    devices = args.devices or 1
-    if args.processes > 1:  # joined in main(), before the devices were created
-        import keras
-
-        devices = args.devices or len(keras.distribution.list_devices())
+    given = {field.name: getattr(args, field.name) for field in dataclasses.fields(TrainConfig)
+             if getattr(args, field.name) is not None}
     if args.resume:
         trainer = Trainer(args.resume)
-        trainer.config.epochs = args.epochs or trainer.config.epochs
-        if args.eval_every is not None:
-            trainer.config.eval_every = args.eval_every
-        if args.steps_per_call is not None:
-            trainer.config.steps_per_call = args.steps_per_call
+        for field in dataclasses.fields(TrainConfig):
+            if field.metadata["resume"] and field.name in given:
+                setattr(trainer.config, field.name, given[field.name])
     else:
-        variants = {**PRESETS.get(args.preset, {}),
-                    **{k: getattr(args, k) for k in VARIANT_FIELDS if getattr(args, k) is not None}}
+        if args.processes > 1 and "devices" not in given:  # joined in main(), before the
+            import keras  # devices were created
+
+            given["devices"] = len(keras.distribution.list_devices())
+        config = TrainConfig(**{**PRESETS.get(args.preset, {}), **given})
+        name = "synthetic" if config.data == "synthetic" else Path(config.data).stem
         # A path is stored absolute, so the run's notebooks and tools find the data from
         # any working directory.
-        data = args.data if args.data == "synthetic" else str(Path(args.data).resolve())
-        config = TrainConfig(
-            **variants,
-            data=data, resolution=args.resolution, epochs=args.epochs or 5,
-            batch_size=args.batch_size, latent_dim=args.latent_dim,
-            base_channels=args.base_channels, learning_rate=args.lr, beta_1=args.beta1,
-            label_smoothing=args.label_smoothing, flip=not args.no_flip, seed=args.seed,
-            synthetic_size=args.synthetic_size, holdout=args.holdout, log_every=args.log_every,
-            checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every,
-            cache_dir=args.cache_dir, eval_every=args.eval_every or 0,
-            eval_samples=args.eval_samples, inception_weights=args.inception_weights,
-            step=args.step, steps_per_call=args.steps_per_call or 1,
-            precision=args.precision, devices=devices,
-            tensorboard=args.tensorboard,
-        )
-        name = "synthetic" if args.data == "synthetic" else Path(args.data).stem
-        trainer = Trainer(args.out or _timestamped(f"{name}-{args.resolution}"), config)
+        if config.data != "synthetic":
+            config.data = str(Path(config.data).resolve())
+        trainer = Trainer(args.out or _timestamped(f"{name}-{config.resolution}"), config)
     run = trainer.fit(verbose=0 if args.quiet else 1)
     print(f"run folder: {run}")
 
 
 def _generate(args):
-    from facegan.plots import save_grid
-    from facegan.pretrained import load_named_or_file
-    from facegan.sampling import sample
+    from facegan.figures.grids import save_grid
+    from facegan.networks.pretrained import load_named_or_file
+    from facegan.networks.sampling import sample
 
     faces = sample(load_named_or_file(args.generator), args.n, args.seed)
     save_grid(args.out, faces)
@@ -313,7 +266,7 @@ def _generate(args):
 
 
 def _figures(args):
-    from facegan.figures import make_figures
+    from facegan.figures.run_figures import make_figures
 
     for path in make_figures(args.run, args.name, args.figures_dir, args.gallery_dir, args.epoch):
         print(f"wrote {path}")
@@ -322,7 +275,7 @@ def _figures(args):
 def _export(args):
     import json
 
-    from facegan.pretrained import export
+    from facegan.networks.pretrained import export
 
     metrics = json.loads(args.metrics.read_text()) if args.metrics else None
     print(f"wrote {export(args.run, args.name, metrics, args.epoch)}")
@@ -333,13 +286,13 @@ def _evaluate(args):
 
     import keras
 
-    from facegan import pretrained
-    from facegan.data import load_images
+    from facegan.data.images import load_images
     from facegan.errors import FaceganError
-    from facegan.evaluate import Evaluator, format_table
+    from facegan.metrics.evaluate import Evaluator, format_table
+    from facegan.networks import pretrained
 
     if args.run:
-        from facegan.evaluate import score_snapshots
+        from facegan.metrics.evaluate import score_snapshots
 
         table = score_snapshots(args.run, args.n, args.metrics, args.inception_weights)
         print(table.to_string(index=False))
@@ -367,12 +320,12 @@ def _evaluate(args):
 
 def _demo(args):
     """Sample the shipped 64x64 generator (seconds), then train briefly on synthetic faces."""
-    from facegan import pretrained
-    from facegan.plots import save_grid
-    from facegan.training import TrainConfig, Trainer
+    from facegan.figures.grids import save_grid
+    from facegan.networks import pretrained
+    from facegan.training.loop import Trainer
 
     if "celeba64" in pretrained.available():
-        from facegan.sampling import sample
+        from facegan.networks.sampling import sample
 
         grid = args.gallery_dir / "demo_celeba64.png"
         save_grid(grid, sample(pretrained.load("celeba64"), 64, seed=args.seed))
@@ -384,7 +337,7 @@ def _demo(args):
 
 
 def _attributes(args):
-    from facegan import attribute_classifier as C
+    from facegan.editing import attribute_classifier as C
 
     if args.task == "train":
         data = args.data if args.data == "synthetic" else str(Path(args.data).resolve())
@@ -398,24 +351,25 @@ def _attributes(args):
     elif args.task == "export":
         print(f"wrote {C.export_classifier(args.run, args.name)}")
     else:
-        from facegan.directions import fit_generator_directions
-        from facegan.pretrained import load_named_or_file
+        from facegan.editing.directions import fit_generator_directions
+        from facegan.figures.directions import direction_table
+        from facegan.networks.pretrained import load_named_or_file
 
         generator = load_named_or_file(args.generator)
         directions = fit_generator_directions(generator, C.load_classifier(args.classifier),
                                               args.samples, args.seed, args.method)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        print(directions.table().round(3).to_string())
+        print(direction_table(directions).round(3).to_string())
         print(f"wrote {directions.save(args.out)}")
 
 
 def _edit(args):
-    from facegan import directions as D
-    from facegan.attribute_classifier import load_classifier
+    from facegan.editing import directions as D
+    from facegan.editing.attribute_classifier import load_classifier
     from facegan.errors import FaceganError
-    from facegan.plots import save_grid
-    from facegan.pretrained import load_named_or_file
-    from facegan.sampling import latents
+    from facegan.figures.grids import save_grid
+    from facegan.networks.pretrained import load_named_or_file
+    from facegan.networks.sampling import latents
 
     generator = load_named_or_file(args.generator)
     classifier = load_classifier(args.classifier)
@@ -465,13 +419,13 @@ def main(argv=None):
         backend.start(args.backend, job)  # before anything imports Keras
     except FaceganError as error:
         return _fail(args, error, error.exit_code)
-    from facegan.networks import RESOLUTIONS
+    from facegan.networks.dcgan import RESOLUTIONS
 
-    if getattr(args, "resolution", RESOLUTIONS[0]) not in RESOLUTIONS:
+    if getattr(args, "resolution", None) not in (None, *RESOLUTIONS):
         parser.error(f"argument --resolution: must be one of {RESOLUTIONS}, got {args.resolution}")
     if args.verb == "train":
-        from facegan.augment import parse_policy
-        from facegan.losses import LOSSES
+        from facegan.training.augment import parse_policy
+        from facegan.training.losses import LOSSES
 
         if args.loss is not None and args.loss not in LOSSES:
             parser.error(f"argument --loss: must be one of {', '.join(LOSSES)}, got {args.loss!r}")

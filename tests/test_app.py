@@ -1,6 +1,6 @@
 """The Streamlit page (app.py) driven through Streamlit's own AppTest, on a tiny generator.
 
-AppTest runs the script in this process, so the tests point `facegan.pretrained` at a tmp
+AppTest runs the script in this process, so the tests point `facegan.networks.pretrained` at a tmp
 folder and read back the exact bytes of every image and download the page produced.
 """
 
@@ -16,11 +16,11 @@ import streamlit as st
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest, app_test
 
-from facegan import pretrained
-from facegan.directions import Directions, shipped_path
-from facegan.networks import build_generator
-from facegan.plots import image_grid
-from facegan.sampling import generate, latents
+from facegan.editing.directions import Directions, shipped_path
+from facegan.figures.grids import image_grid
+from facegan.networks import pretrained
+from facegan.networks.dcgan import build_generator
+from facegan.networks.sampling import generate, latents
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 CARD = {"data": "synthetic", "resolution": 64, "epochs": 1, "backend": "tensorflow"}

@@ -46,7 +46,7 @@ CHROMIUM_FLAGS = (  # root in a container, no display, no GPU, a closed network
 
 def tiny_directions():
     """Random unit directions for the page's attribute sliders."""
-    from facegan.directions import Directions
+    from facegan.editing.directions import Directions
 
     vectors = np.random.default_rng(0).standard_normal((len(ATTRIBUTES), 100)).astype(np.float32)
     return Directions(ATTRIBUTES, vectors / np.linalg.norm(vectors, axis=1, keepdims=True),
@@ -56,8 +56,8 @@ def tiny_directions():
 def tiny_generator(folder):
     """An untrained 64x64 generator rescaled to unit gain, so faces have visible texture,
     and random directions for the page's attribute sliders."""
-    from facegan.directions import shipped_path
-    from facegan.networks import build_generator
+    from facegan.editing.directions import shipped_path
+    from facegan.networks.dcgan import build_generator
 
     generator = build_generator(64, base_channels=4)
     for layer in generator.layers:
@@ -152,8 +152,8 @@ def tiles(screenshot):
 
 
 def test_page_renders_64_faces_and_new_ones(generator_and_url, browser):
-    from facegan.plots import image_grid
-    from facegan.sampling import generate, latents
+    from facegan.figures.grids import image_grid
+    from facegan.networks.sampling import generate, latents
 
     generator, url = generator_and_url
     start = time.perf_counter()

@@ -10,13 +10,14 @@ import pytest
 import scipy.linalg
 from PIL import Image
 
-from facegan.metrics import attributes as AM
-from facegan import pretrained
-from facegan.attribute_classifier import (AttributeClassifier, accuracy_table, build_classifier,
-                                          load_classifier, to_classifier_input)
 from facegan.cli import main
+from facegan.data.synthetic import synthetic_faces
+from facegan.editing.attribute_classifier import (AttributeClassifier, accuracy_table,
+                                                  build_classifier, load_classifier,
+                                                  to_classifier_input)
 from facegan.errors import FaceganError
-from facegan.synthetic import synthetic_faces
+from facegan.metrics import attributes as AM
+from facegan.networks import pretrained
 
 NAMES = ("Smiling", "Male", "Eyeglasses")
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facegan.attributes import find_attributes, load_labels, read_attributes
-from facegan.data import DataError, load_images, names_file
-from facegan.synthetic import synthetic_faces
+from facegan.data.images import DataError, load_images, names_file
+from facegan.data.labels import find_attributes, load_labels, read_attributes
+from facegan.data.synthetic import synthetic_faces
 
 NAMES = ("Bit0", "Bit1", "Bit2", "Bit3", "Bit4")  # image k's labels spell k in binary
 

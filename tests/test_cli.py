@@ -124,7 +124,7 @@ def test_generate_samples_a_shipped_generator_by_name(tmp_path, name, size):
 def test_a_run_finds_its_image_folder_from_any_working_directory(tmp_path, monkeypatch):
     from PIL import Image
 
-    from facegan.gallery import training_split
+    from facegan.figures.gallery import training_split
 
     (tmp_path / "faces").mkdir()
     rng = np.random.default_rng(0)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from facegan import REPOSITORY, backend as keras_backend, colab, notebook
+from facegan import REPOSITORY, backend as keras_backend
+from facegan.notebooks import colab, helpers
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((CHECKOUT / "notebooks").glob("*.ipynb"))
@@ -25,7 +26,8 @@ NOTEBOOKS = sorted((CHECKOUT / "notebooks").glob("*.ipynb"))
 def test_every_notebook_opens_with_its_badge_and_the_install_cell(path, tmp_path):
     copy = tmp_path / path.name
     shutil.copy(path, copy)
-    assert not colab.stamp(copy), f"{path.name} is out of date: run `python -m facegan.colab`"
+    assert not colab.stamp(copy), (f"{path.name} is out of date: run "
+                                      f"`python -m facegan.notebooks.colab`")
 
 
 def test_the_readme_and_pyproject_use_the_one_address():
@@ -50,7 +52,7 @@ def test_the_install_cell_clones_the_address_and_installs_without_an_editable_fi
 def installed(monkeypatch):
     """Pretend exactly the named modules are installed; `jax` sees the devices given."""
     def pretend(*modules, jax_platforms=("cpu",)):
-        monkeypatch.setattr(notebook.importlib.util, "find_spec",
+        monkeypatch.setattr(helpers.importlib.util, "find_spec",
                             lambda name: object() if name in modules else None)
         devices = [types.SimpleNamespace(platform=platform) for platform in jax_platforms]
         monkeypatch.setitem(sys.modules, "jax", types.SimpleNamespace(devices=lambda: devices))
@@ -66,7 +68,7 @@ def installed(monkeypatch):
 ])
 def test_the_fastest_backend(installed, modules, platforms, fastest):
     installed(*modules, jax_platforms=platforms)
-    assert notebook.fastest_backend()[0] == fastest
+    assert helpers.fastest_backend()[0] == fastest
 
 
 def test_the_backend_parameter_overrides_the_choice(installed, monkeypatch, capsys):
@@ -75,18 +77,18 @@ def test_the_backend_parameter_overrides_the_choice(installed, monkeypatch, caps
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     started = []  # not a second Keras in this process: record what would start
     monkeypatch.setattr(keras_backend, "start", lambda: started.append(os.environ["KERAS_BACKEND"]))
-    assert notebook.choose_backend("torch") == "torch"
-    assert notebook.choose_backend(None) == "jax"
+    assert helpers.choose_backend("torch") == "torch"
+    assert helpers.choose_backend(None) == "jax"
     assert capsys.readouterr().out.splitlines() == [
         "Keras backend: torch (set by the backend parameter)",
         "Keras backend: jax (the fastest on accelerators; JAX sees gpu)"]
-    assert notebook.os.environ["KERAS_BACKEND"] == "jax" and started == ["torch", "jax"]
+    assert helpers.os.environ["KERAS_BACKEND"] == "jax" and started == ["torch", "jax"]
 
 
 def test_once_keras_runs_the_backend_stays_and_says_so(monkeypatch, capsys):
     keras = types.SimpleNamespace(backend=types.SimpleNamespace(backend=lambda: "tensorflow"))
     monkeypatch.setitem(sys.modules, "keras", keras)
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
-    assert notebook.choose_backend("jax") == "tensorflow"
+    assert helpers.choose_backend("jax") == "tensorflow"
     assert "restart it to use jax" in capsys.readouterr().out
-    assert notebook.os.environ["KERAS_BACKEND"] == "tensorflow"
+    assert helpers.os.environ["KERAS_BACKEND"] == "tensorflow"

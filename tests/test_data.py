@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facegan.data import (CachedImages, DataError, list_images, load_images, prepare,
-                          to_model_input, to_uint8)
-from facegan.synthetic import synthetic_faces
+from facegan.data.images import (CachedImages, DataError, list_images, load_images, prepare,
+                                 to_model_input, to_uint8)
+from facegan.data.synthetic import synthetic_faces
 
 
 def jpeg_bytes(image, **kwargs):
@@ -131,7 +131,7 @@ def test_worker_processes_decode_like_one_process(tmp_path):
 
 def test_logged_paths_name_the_home_folder_as_a_tilde(tmp_path, monkeypatch):
     """Logs and notebook outputs (the cache's path) must not name the user's folders."""
-    from facegan.data import home_relative
+    from facegan.data.images import home_relative
 
     monkeypatch.setenv("HOME", str(tmp_path))
     assert home_relative(tmp_path / ".cache" / "facegan" / "x.npy") == "~/.cache/facegan/x.npy"

@@ -1,18 +1,23 @@
 """Latent directions: fitted on a constructed case whose answer is known, moved along exactly,
 saved and loaded, and the `edit` and `attributes directions` commands on a tiny generator."""
 
+import ast
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 from PIL import Image
 
-from facegan import directions as D
-from facegan.attribute_classifier import build_classifier, load_classifier
+import facegan
 from facegan.cli import main
+from facegan.editing import directions as D
+from facegan.editing.attribute_classifier import build_classifier, load_classifier
 from facegan.errors import FaceganError
-from facegan.networks import build_generator
-from facegan.plots import GRID_PADDING, image_grid
-from facegan.sampling import generate, latents, load_generator
+from facegan.figures.directions import measure
+from facegan.figures.grids import GRID_PADDING, image_grid
+from facegan.networks.dcgan import build_generator
+from facegan.networks.sampling import generate, latents, load_generator
 
 
 @pytest.mark.parametrize("method", D.METHODS)
@@ -131,7 +136,7 @@ def test_edit_fits_directions_when_none_are_saved_and_refuses_unknown_attributes
 def test_measure_reads_the_faces_before_and_after_the_move(tiny_models):
     generator, classifier = load_generator(tiny_models[0]), load_classifier(tiny_models[1])
     directions = D.fit_generator_directions(generator, classifier, n=40)
-    table = D.measure(generator, classifier, directions, ["Smiling"], n=12, strength=2.0, seed=3)
+    table = measure(generator, classifier, directions, ["Smiling"], n=12, strength=2.0, seed=3)
     assert list(table.index) == ["Smiling", "(random direction)"]
     z = latents(12, 16, seed=3)
     before = classifier.probabilities(generate(generator, z))[:, 0]
@@ -139,5 +144,38 @@ def test_measure_reads_the_faces_before_and_after_the_move(tiny_models):
     assert table.loc["Smiling", "target_before"] == pytest.approx(before.mean(), rel=1e-5)
     assert table.loc["Smiling", "target_change"] == pytest.approx(after[:, 0].mean() - before.mean(), abs=1e-5)
     assert table.loc["Smiling", "most_changed_other"] == "Male"
-    held = D.measure(generator, classifier, directions, ["Smiling"], n=4, keep=["Male"])
+    held = measure(generator, classifier, directions, ["Smiling"], n=4, keep=["Male"])
     assert list(held.index) == ["Smiling, keeping Male", "(random direction)"]
+
+
+def imports(module):
+    """Every module that importing `module` imports: those at the top of its source, and of
+    the facegan modules among them, in turn (not those a function imports when called)."""
+    root = Path(facegan.__file__).parent.parent
+    found, todo = set(), [module]
+    while todo:
+        path = root / todo.pop().replace(".", "/")
+        source = path.with_suffix(".py")
+        source = source if source.is_file() else path / "__init__.py"
+        for node in ast.parse(source.read_text()).body:
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            else:
+                continue
+            for name in set(names) - found:
+                found.add(name)
+                path = root / name.replace(".", "/")
+                if name.startswith("facegan.") and (path.with_suffix(".py").is_file()
+                                                    or (path / "__init__.py").is_file()):
+                    todo.append(name)
+    return found
+
+
+def test_fitting_and_editing_import_neither_matplotlib_nor_pandas():
+    """The app and `facegan edit` move faces without the plotting libraries (Keras may load
+    them for itself)."""
+    for module in ("facegan.editing.directions", "facegan.figures.grids"):
+        assert not {name.split(".")[0] for name in imports(module)} & {"matplotlib", "pandas"}
+    assert "pandas" in {name.split(".")[0] for name in imports("facegan.figures.directions")}

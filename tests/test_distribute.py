@@ -11,15 +11,15 @@ import textwrap
 import keras
 import pytest
 
-from facegan.distribute import use_devices
 from facegan.errors import FaceganError
+from facegan.training.distribute import use_devices
 
 SCRIPT = textwrap.dedent("""
     import keras, numpy as np
-    from facegan.distribute import use_devices
-    from facegan.fused import FusedGAN
-    from facegan.gan import GAN
-    from facegan.networks import build_discriminator, build_generator
+    from facegan.networks.dcgan import build_discriminator, build_generator
+    from facegan.training.distribute import use_devices
+    from facegan.training.fused import FusedGAN
+    from facegan.training.gan import GAN
 
     def train(devices, step):
         use_devices(devices, batch_size=8)

@@ -7,14 +7,16 @@ import keras
 import numpy as np
 import pytest
 
-from facegan import evaluate as E, pretrained
 from facegan.cli import main
+from facegan.data.synthetic import synthetic_faces
 from facegan.errors import FaceganError
-from facegan.metrics import default_metrics, faces as F, inception_fidelity, pixels as P, reference
-from facegan.networks import build_generator
-from facegan.runs import RunDir
-from facegan.synthetic import synthetic_faces
-from facegan.training import TrainConfig, Trainer
+from facegan.metrics import (default_metrics, evaluate as E, faces as F, inception_fidelity,
+                             pixels as P, reference)
+from facegan.networks import pretrained
+from facegan.networks.dcgan import build_generator
+from facegan.training.config import TrainConfig
+from facegan.training.loop import Trainer
+from facegan.training.runs import RunDir
 
 LATENT = 8
 

@@ -22,9 +22,10 @@ import pytest
 
 from facegan.cli import main
 from facegan.errors import WorkFailed
-from facegan.runs import RunDir
-from facegan.sampling import load_generator
-from facegan.training import TrainConfig, Trainer
+from facegan.networks.sampling import load_generator
+from facegan.training.config import TrainConfig
+from facegan.training.loop import Trainer
+from facegan.training.runs import RunDir
 
 # 128 faces, batch 16: 8 steps an epoch. A checkpoint every 3 steps, a history row every 2:
 # checkpoints fall inside logging intervals, which a resume must continue, not restart.
@@ -88,7 +89,7 @@ KILL_POINTS = {
     # SIGKILL after the 3rd checkpoint's temporary file is written, before its rename
     "checkpoint-write": """
         import os, signal
-        from facegan import runs
+        from facegan.training import runs
         rename, renames = os.replace, []
         def replace(src, dst):
             renames.append(dst) if str(dst).endswith("checkpoint.npz") else None
@@ -100,7 +101,7 @@ KILL_POINTS = {
     # SIGKILL inside step 11, between its D update and its G update
     "mid-step": """
         import os, signal
-        from facegan.gan import GAN
+        from facegan.training.gan import GAN
         train_generator, calls = GAN.train_generator, []
         def killing(self, z):
             calls.append(1)
@@ -112,13 +113,13 @@ KILL_POINTS = {
     # SIGKILL while the final generator is saved (its temporary file written)
     "generator-write": """
         import os, signal
-        from facegan import runs
+        from facegan.training import runs
         def dying(model, path):
             model.save(path.with_name("generator.tmp.keras"))
             os.kill(os.getpid(), signal.SIGKILL)
         runs.save_model = dying
-        import facegan.training
-        facegan.training.save_model = dying
+        import facegan.training.loop
+        facegan.training.loop.save_model = dying
     """,
 }
 
@@ -167,15 +168,15 @@ def test_ctrl_c_stops_between_steps_saves_and_exits_130(tmp_path, straight):
 
 def poisoned_batches(monkeypatch, at_call):
     """Real batches, except the `at_call`-th, which is all NaN (a corrupt image decoder)."""
-    import facegan.training
+    import facegan.training.loop
 
-    real, calls = facegan.training.to_model_input, []
+    real, calls = facegan.training.loop.to_model_input, []
 
     def poisoned(*args):
         calls.append(1)
         batch = real(*args)
         return np.full_like(batch, np.nan) if len(calls) == at_call else batch
-    monkeypatch.setattr(facegan.training, "to_model_input", poisoned)
+    monkeypatch.setattr(facegan.training.loop, "to_model_input", poisoned)
 
 
 @pytest.mark.parametrize("step", ["combined", "fused"])
@@ -230,7 +231,7 @@ def test_the_collapse_signal_warns_once_without_stopping(tmp_path, caplog):
     healthy = {**collapsed, "g_loss": 2.0}
     with caplog.at_level("WARNING", logger="facegan"):
         for row in [collapsed] * 4 + [healthy] + [collapsed] * 12:
-            trainer._check_collapse(row)
+            trainer.history._check_collapse(row)
     warnings = [r for r in caplog.records if "may have collapsed" in r.message]
     assert len(warnings) == 1  # after 5 rows in a row, counted afresh after the healthy one
     assert "above 10 for 5 history rows" in warnings[0].message
@@ -347,7 +348,7 @@ def test_bad_model_and_checkpoint_files_get_one_line_naming_the_problem(tmp_path
     Trainer(run, TrainConfig(epochs=1, **TINY)).fit(verbose=0)
     save_lambda_generator(tmp_path / "lambda.keras")
     (tmp_path / "truncated.keras").write_bytes((run / "generator.keras").read_bytes()[:5000])
-    from facegan.networks import build_discriminator
+    from facegan.networks.dcgan import build_discriminator
 
     build_discriminator(32, 4).save(tmp_path / "discriminator.keras")
     cases = {

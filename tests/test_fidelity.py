@@ -42,9 +42,9 @@ def face_mixing_generator(faces):
 def test_evaluate_gives_torch_fidelity_numbers(tmp_path, capsys):
     from PIL import Image
 
-    from facegan.data import load_images
-    from facegan.sampling import generate, latents
-    from facegan.synthetic import synthetic_faces
+    from facegan.data.images import load_images
+    from facegan.data.synthetic import synthetic_faces
+    from facegan.networks.sampling import generate, latents
 
     data = tmp_path / "faces"
     data.mkdir()

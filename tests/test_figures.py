@@ -5,13 +5,14 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-import facegan.pretrained as pretrained
 from facegan.cli import main
 from facegan.errors import FaceganError
-from facegan.gallery import snapshots, trained_generator
-from facegan.plots import save_grid
-from facegan.sampling import load_generator, sample
-from facegan.training import train
+from facegan.figures.gallery import trained_generator
+from facegan.figures.grids import save_grid
+from facegan.networks import pretrained
+from facegan.networks.sampling import load_generator, sample
+from facegan.training.loop import train
+from facegan.training.runs import snapshots
 
 TINY = dict(data="synthetic", resolution=32, base_channels=4, latent_dim=8, batch_size=16,
             synthetic_size=32, log_every=1, snapshot_every=1)
@@ -110,7 +111,7 @@ def test_no_generator_anywhere_says_how_to_train_one(tmp_path, monkeypatch):
 
 
 def test_progression_gif_of_a_long_high_resolution_run_stays_small(tmp_path):
-    from facegan.gallery import progression_gif
+    from facegan.figures.gallery import progression_gif
 
     run = tmp_path / "run"
     (run / "samples").mkdir(parents=True)
@@ -131,7 +132,7 @@ def test_progression_gif_of_a_long_high_resolution_run_stays_small(tmp_path):
 def test_nearest_neighbour_figure_can_leave_the_training_images_out(tmp_path, show_training):
     """The copy check's figure for publishing (CelebA may not be redistributed) draws the
     generated faces and their distances, and not one pixel of a training image."""
-    from facegan.gallery import nearest_neighbours, plot_nearest_neighbours
+    from facegan.figures.gallery import nearest_neighbours, plot_nearest_neighbours
 
     red, blue = np.zeros((2, 4, 16, 16, 3), np.uint8)
     red[..., 0], blue[..., 2] = 255, 255

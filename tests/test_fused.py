@@ -8,10 +8,10 @@ import keras
 import numpy as np
 import pytest
 
-from facegan.fused import FUSED_BACKENDS, FusedGAN
-from facegan.gan import GAN
-from facegan.networks import build_discriminator, build_generator
-from facegan.runs import variable_groups
+from facegan.networks.dcgan import build_discriminator, build_generator
+from facegan.training.fused import FUSED_BACKENDS, FusedGAN
+from facegan.training.gan import GAN
+from facegan.training.runs import variable_groups
 
 LATENT, BATCH, STEPS = 8, 8, 2
 
@@ -73,7 +73,7 @@ def test_fused_step_matches_the_two_phase_step(settings, rng):
 @pytest.mark.parametrize("paths", [(FusedGAN, GAN), (GAN, FusedGAN)],
                          ids=["fused-to-combined", "combined-to-fused"])
 def test_a_checkpoint_continues_on_the_other_path(paths, tmp_path, rng):
-    from facegan.runs import load_checkpoint, save_checkpoint
+    from facegan.training.runs import load_checkpoint, save_checkpoint
 
     writer, data = paths[0](*networks()), batches(rng)
     writer.train_step(*next(data))  # so the optimizer slots and step counts are not zeros
@@ -94,7 +94,8 @@ def test_fused_step_refuses_a_gradient_penalty():
 
 
 def test_a_fused_run_resumes_from_its_checkpoint(tmp_path):
-    from facegan.training import Trainer, TrainConfig, resume
+    from facegan.training.config import TrainConfig
+    from facegan.training.loop import Trainer, resume
 
     tiny = dict(data="synthetic", resolution=32, base_channels=4, latent_dim=8, batch_size=16,
                 synthetic_size=32, log_every=1, snapshot_every=1, step="fused")

@@ -10,10 +10,10 @@ import keras
 import numpy as np
 import pytest
 
-from facegan.gan import GAN, build_gan
-from facegan.layers import BatchNorm
-from facegan.networks import build_discriminator, build_generator
-from facegan.sampling import load_generator
+from facegan.networks.dcgan import build_discriminator, build_generator
+from facegan.networks.layers import BatchNorm
+from facegan.networks.sampling import load_generator
+from facegan.training.gan import GAN, build_gan
 
 LATENT, BATCH = 8, 8
 

@@ -4,9 +4,9 @@ precision and recall are torch-fidelity's: tests/test_fidelity.py)."""
 import numpy as np
 import pytest
 
+from facegan.data.synthetic import synthetic_faces
 from facegan.errors import FaceganError
 from facegan.metrics import faces as F, pixels as P
-from facegan.synthetic import synthetic_faces
 
 
 @pytest.fixture(scope="module")

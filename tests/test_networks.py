@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from keras.ops import convert_to_numpy
 
-from facegan.networks import RESOLUTIONS, build_discriminator, build_generator, count_macs
+from facegan.networks.dcgan import RESOLUTIONS, build_discriminator, build_generator, count_macs
 
 
 @pytest.mark.parametrize("resolution", RESOLUTIONS)
@@ -55,7 +55,7 @@ def test_batch_norm_trains_on_batch_statistics(frozen):
     gradients that reach gamma and beta."""
     import keras
 
-    from facegan.layers import BatchNorm
+    from facegan.networks.layers import BatchNorm
 
     rng = np.random.default_rng(0)
     x = rng.normal(2.0, 3.0, (8, 4, 4, 5)).astype("float32")
@@ -94,7 +94,7 @@ def test_batch_norm_in_mixed_bfloat16_computes_what_keras_computes():
     bfloat16 rounding and the same moving statistics."""
     import keras
 
-    from facegan.layers import BatchNorm
+    from facegan.networks.layers import BatchNorm
 
     x = np.random.default_rng(0).normal(2.0, 3.0, (8, 4, 4, 5)).astype("float32")
     keras.config.set_dtype_policy("mixed_bfloat16")
@@ -155,8 +155,8 @@ def test_generators_are_saved_and_loaded_in_keras_classes_computing_in_float32(t
 
     import keras
 
-    from facegan.runs import save_model
-    from facegan.sampling import load_generator
+    from facegan.networks.sampling import load_generator
+    from facegan.training.runs import save_model
 
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
@@ -188,9 +188,9 @@ def test_saved_generators_load_in_keras_without_facegan(tmp_path, load_without_f
     """keras.saving.load_model reads a generator saved by facegan where facegan cannot be
     imported (a Colab without it, a model hub) and gives what facegan's loader gives; a file
     naming facegan's classes, as runs saved them before, does not load there."""
-    from facegan.networks import UPSAMPLINGS
-    from facegan.runs import save_model
-    from facegan.sampling import load_generator
+    from facegan.networks.dcgan import UPSAMPLINGS
+    from facegan.networks.sampling import load_generator
+    from facegan.training.runs import save_model
 
     rng = np.random.default_rng(0)
     generators = {}
@@ -230,7 +230,7 @@ def test_convolutions_compute_what_keras_computes(name, kernel, strides, padding
     on the other backends the layers are Keras's own."""
     import keras
 
-    from facegan import layers
+    from facegan.networks import layers
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, size, size, 5)).astype("float32")

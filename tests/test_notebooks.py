@@ -76,7 +76,7 @@ def test_data_exploration_synthetic(tmp_path):
 def test_data_exploration_folder_with_attributes(tmp_path):
     from PIL import Image
 
-    from facegan.synthetic import synthetic_faces
+    from facegan.data.synthetic import synthetic_faces
 
     folder = tmp_path / "celeba" / "img_align_celeba"
     folder.mkdir(parents=True)
@@ -136,7 +136,7 @@ def test_training_notebook_resumes_its_run_folder(trained, tmp_path):
 
 
 def test_results_gallery(trained, tmp_path, monkeypatch):
-    from facegan.runs import RunDir
+    from facegan.training.runs import RunDir
 
     _, runs = trained
     shipped = tmp_path / "pretrained"  # as if celeba64 were shipped: loaded by name, its
@@ -166,7 +166,7 @@ def test_latent_space_with_a_labelled_folder(tmp_path):
     CelebA-like folder of synthetic faces with a label file."""
     from PIL import Image
 
-    from facegan.synthetic import synthetic_faces
+    from facegan.data.synthetic import synthetic_faces
 
     folder = tmp_path / "celeba" / "img_align_celeba"
     folder.mkdir(parents=True)
@@ -191,7 +191,7 @@ def test_an_image_shown_small_is_embedded_small(tmp_path, monkeypatch):
     import IPython.display
     from PIL import Image
 
-    from facegan.notebook import show_image
+    from facegan.notebooks.helpers import show_image
 
     shown = []
     monkeypatch.setattr(IPython.display, "display", shown.append)

@@ -1,6 +1,6 @@
 """`pip install .` and `pip install git+URL` give a facegan that works: the wheel, built from
 the checkout's own files, holds every module, the command, the dependencies and the shipped
-generators, and facegan.pretrained finds them there. A checkout finds them in pretrained/.
+generators, and facegan.networks.pretrained finds them there. A checkout finds them in pretrained/.
 """
 
 import os
@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facegan import REPOSITORY, __version__, pretrained
+from facegan import REPOSITORY, __version__
 from facegan.errors import FaceganError
+from facegan.networks import pretrained
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 PRETRAINED = CHECKOUT / "pretrained"
@@ -64,7 +65,7 @@ def test_an_installed_wheel_finds_its_shipped_generators(wheel, tmp_path, monkey
     site = tmp_path / "site-packages"
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(site)
-    code = ("import facegan, facegan.pretrained as p; "
+    code = ("import facegan, facegan.networks.pretrained as p; "
             "print(facegan.__file__, p.PRETRAINED_DIR, ','.join(p.available()), p.path('celeba64'))")
     env = {key: value for key, value in os.environ.items() if key != "FACEGAN_PRETRAINED"}
     env["PYTHONPATH"] = str(site)
@@ -104,7 +105,7 @@ def test_shipped_generators_load_in_keras_without_facegan(load_without_facegan, 
     (one's own Keras code, a Colab without it, a model hub), with facegan's loader's faces."""
     from keras.ops import convert_to_numpy
 
-    from facegan.sampling import latents, load_generator
+    from facegan.networks.sampling import latents, load_generator
 
     monkeypatch.setattr(pretrained, "PRETRAINED_DIR", PRETRAINED)
     paths = [pretrained.path(name) for name in pretrained.available()]
@@ -122,7 +123,7 @@ def test_shipped_generators_kept_their_weights_when_saved_in_keras_classes(name,
     facegan's layers held, and draw the same faces. A retrained generator replaces this check."""
     from keras.ops import convert_to_numpy
 
-    from facegan.sampling import latents, load_generator
+    from facegan.networks.sampling import latents, load_generator
 
     try:
         before = subprocess.run(["git", "show", f"{FACEGAN_CLASSES}:pretrained/{name}.keras"],

@@ -13,11 +13,12 @@ import pytest
 from test_fused import LATENT, batches, networks
 
 from facegan.cli import main
-from facegan.ema import GeneratorEMA
 from facegan.errors import FaceganError
-from facegan.fused import FUSED_BACKENDS, FusedGAN
-from facegan.runs import variable_groups
-from facegan.training import TrainConfig, Trainer, resume
+from facegan.training.config import TrainConfig
+from facegan.training.ema import GeneratorEMA
+from facegan.training.fused import FUSED_BACKENDS, FusedGAN
+from facegan.training.loop import Trainer, resume
+from facegan.training.runs import variable_groups
 
 K = 3
 TINY = dict(data="synthetic", resolution=32, base_channels=4, latent_dim=LATENT, batch_size=8,

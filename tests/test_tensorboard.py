@@ -1,4 +1,4 @@
-"""facegan.tensorboard writes event files that TensorBoard's own reader (the one behind
+"""facegan.training.tensorboard writes event files that TensorBoard's own reader (the one behind
 `tensorboard --logdir`) reads back: scalars, sample grids, and a resumed run's purge."""
 
 import io
@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from facegan.errors import FaceganError
-from facegan.tensorboard import TensorBoardLog
+from facegan.training.tensorboard import TensorBoardLog
 
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 
@@ -54,7 +54,7 @@ def test_only_height_width_rgb_uint8_images(tmp_path):
 
 def test_writing_does_not_load_tensorflow(tmp_path):
     """JAX and PyTorch runs log without importing a third framework."""
-    code = ("import sys, numpy as np; from facegan.tensorboard import TensorBoardLog\n"
+    code = ("import sys, numpy as np; from facegan.training.tensorboard import TensorBoardLog\n"
             f"log = TensorBoardLog({str(tmp_path)!r}); log.scalars(1, {{'loss/d': 1}})\n"
             "log.image(1, 'samples', np.zeros((4, 4, 3), np.uint8)); log.close()\n"
             "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")

@@ -6,10 +6,14 @@ import pandas as pd
 import pytest
 from scipy import linalg
 
-from facegan.runs import HISTORY_COLUMNS
-from facegan.sampling import generate, latents, load_generator
-from facegan.synthetic import synthetic_faces
-from facegan.training import TrainConfig, Trainer, resume, train
+from facegan.data.synthetic import synthetic_faces
+from facegan.networks.sampling import generate, latents, load_generator
+from facegan.training.build import make_gan
+from facegan.training.config import TrainConfig
+from facegan.training.fused import FusedGAN
+from facegan.training.gan import GAN
+from facegan.training.loop import Trainer, resume, train
+from facegan.training.runs import HISTORY_COLUMNS
 
 TINY = dict(data="synthetic", resolution=32, base_channels=4, latent_dim=8, batch_size=16,
             synthetic_size=64, log_every=2, snapshot_every=1)
@@ -29,6 +33,20 @@ def test_run_folder_is_complete(tmp_path):
         assert (run / name).is_file(), name
     assert "64 images (0 held out), 4 steps per epoch" in (run / "log.txt").read_text()
     assert load_generator(run / "generator.keras").output_shape == (None, 32, 32, 3)
+
+
+def test_make_gan_builds_the_step_networks_and_average_the_config_names():
+    small = dict(resolution=32, latent_dim=8, base_channels=4)
+    combined, no_average = make_gan(TrainConfig(**small))
+    assert type(combined) is GAN and no_average is None
+    assert combined.generator.input_shape == (None, 8)
+    assert combined.discriminator.input_shape == (None, 32, 32, 3)
+    fused, average = make_gan(TrainConfig(**small, step="fused", ema=0.9))
+    assert type(fused) is FusedGAN and average.generator is fused.generator
+    assert average.decay == 0.9
+    critic, _ = make_gan(TrainConfig(**small, loss="wgan-gp"))  # no BatchNorm under the penalty
+    assert not any("bn" in layer.name for layer in critic.discriminator.layers)
+    assert any("bn" in layer.name for layer in combined.discriminator.layers)
 
 
 def test_resumed_run_matches_an_uninterrupted_one(tmp_path):

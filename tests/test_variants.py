@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 from keras import layers
 
-from facegan.augment import TRANSFORMS, DiffAugment, parse_policy
-from facegan.ema import GeneratorEMA, ema_decay
-from facegan.gan import GAN, build_discriminator_trainer, build_gan
-from facegan.gradient_penalty import GradientPenalty, penalty_loss
-from facegan.losses import LOSSES, get_loss
-from facegan.networks import build_discriminator, build_generator
-from facegan.spectral_norm import SpectralNorm
-from facegan.training import TrainConfig, Trainer, resume, train
+from facegan.networks.dcgan import build_discriminator, build_generator
+from facegan.networks.spectral_norm import SpectralNorm
+from facegan.training.augment import TRANSFORMS, DiffAugment, parse_policy
+from facegan.training.config import TrainConfig
+from facegan.training.ema import GeneratorEMA, ema_decay
+from facegan.training.gan import GAN, build_discriminator_trainer, build_gan
+from facegan.training.gradient_penalty import GradientPenalty, penalty_loss
+from facegan.training.loop import Trainer, resume, train
+from facegan.training.losses import LOSSES, get_loss
 
 LATENT, SIDE = 4, 4
 as_numpy = keras.ops.convert_to_numpy

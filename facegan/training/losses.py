@@ -4,7 +4,7 @@ Each loss names three functions: D's loss on real images, D's loss on generated 
 and G's loss. `y_true` carries the target (1 real, 0 fake; real targets may be smoothed);
 the margin and Wasserstein losses ignore it. `threshold` is the logit above which D calls
 an image real (for the accuracies in the history); `gradient_penalty` marks losses whose D
-step adds the WGAN-GP penalty (facegan/gradient_penalty.py).
+step adds the WGAN-GP penalty (facegan/training/gradient_penalty.py).
 """
 
 from keras import ops

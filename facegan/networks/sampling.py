@@ -6,14 +6,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from facegan import networks  # also registers facegan's layers, which older files name
-from facegan.data import to_uint8
+from facegan.data.images import to_uint8
 from facegan.errors import FaceganError, first_line
+from facegan.networks import dcgan  # also registers facegan's layers, which older files name
 
 
 def load_generator(path):
     """A generator saved as `.keras` by a run (or shipped with the project), in Keras's own
-    layers computing in float32 (networks.portable), as files written before runs saved them
+    layers computing in float32 (dcgan.portable), as files written before runs saved them
     so (in facegan's layers, or at their training precision) are converted.
 
     Loaded in Keras's safe mode: a file that would run its own code when loaded (a Lambda
@@ -37,7 +37,7 @@ def load_generator(path):
         raise FaceganError(f"{path} is not a generator: it maps {inputs} to {outputs}, not "
                            f"(None, latent_dim) latents to (None, R, R, 3) images"
                            f"{' (a discriminator?)' if len(inputs) == 4 else ''}")
-    return networks.portable(model)
+    return dcgan.portable(model)
 
 
 def latents(n, latent_dim, seed=0):

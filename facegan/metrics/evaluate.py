@@ -13,9 +13,9 @@ from matplotlib.ticker import MaxNLocator
 import numpy as np
 
 from facegan.errors import FaceganError
+from facegan.figures.plots import save_figure
 from facegan.metrics import METRICS, default_metrics
-from facegan.plots import save_figure
-from facegan.sampling import generate, latents
+from facegan.networks.sampling import generate, latents
 
 
 class Evaluator:
@@ -126,7 +126,7 @@ def evaluate(generator, images, **settings):
 def score_snapshots(run_dir, n=1000, metrics=None, inception_weights=None):
     """Score every snapshot of a run (and its final generator) into the run's metrics.csv
     and metrics.png: the metrics-over-training record of a run trained without --eval-every."""
-    from facegan.runs import RunDir, RunLock
+    from facegan.training.runs import RunDir, RunLock
 
     run = RunDir(run_dir)
     config = run.read_config()
@@ -139,9 +139,9 @@ def score_snapshots(run_dir, n=1000, metrics=None, inception_weights=None):
 
 
 def _score_snapshots(run, config, n, metrics, inception_weights):
-    from facegan.data import load_images
-    from facegan.gallery import snapshots
-    from facegan.sampling import load_generator
+    from facegan.data.images import load_images
+    from facegan.networks.sampling import load_generator
+    from facegan.training.runs import snapshots
 
     images = load_images(config["data"], config["resolution"], config["seed"],
                          config["synthetic_size"], config.get("cache_dir"))

@@ -9,8 +9,8 @@ import math
 import keras
 from keras import layers
 
-from facegan.layers import BatchNorm, Conv2D, Conv2DTranspose
-from facegan.spectral_norm import SpectralNorm
+from facegan.networks.layers import BatchNorm, Conv2D, Conv2DTranspose
+from facegan.networks.spectral_norm import SpectralNorm
 
 RESOLUTIONS = (32, 64, 128, 256)
 UPSAMPLINGS = ("transposed", "nearest")
@@ -119,9 +119,9 @@ def build_discriminator(resolution=64, base_channels=64, normalization="batch"):
 def portable(model):
     """`model` built from Keras's own layer classes computing in float32, with the same
     weights: how generators are saved, so that `keras.saving.load_model` reads them in any
-    Keras program, without facegan. facegan's layers (facegan/layers.py) compute what their
-    Keras parents compute at inference, but a file naming them loads only where facegan is
-    imported. Mixed-precision training keeps float32 weights but records its
+    Keras program, without facegan. facegan's layers (facegan/networks/layers.py) compute
+    what their Keras parents compute at inference, but a file naming them loads only where
+    facegan is imported. Mixed-precision training keeps float32 weights but records its
     bfloat16/float16 policy in every layer, and a saved generator would compute at that
     precision wherever it is loaded (slowly, or not at all, on hardware without it)."""
     def keras_parent(layer):  # the nearest Keras class in the layer's ancestry

@@ -23,7 +23,7 @@ def ema_decay(decay, step):
 def ema_blend(average, current, d):
     """One update of an average, for variables or values: d * average + (1 - d) * current.
     d is a float32, so that 1 - d is rounded alike here and in the compiled multi-step
-    update (facegan.fused), which must give the same average."""
+    update (facegan.training.fused), which must give the same average."""
     return average * d + current * (1 - d)
 
 

@@ -222,7 +222,7 @@ class CachedImages:
 def load_images(data, resolution, seed=0, synthetic_size=4096, cache_dir=None):
     """`data` is "synthetic" or a path; returns an indexable (N, R, R, 3) uint8 array-like."""
     if data == "synthetic":
-        from facegan.synthetic import synthetic_faces
+        from facegan.data.synthetic import synthetic_faces
 
         return synthetic_faces(synthetic_size, resolution, seed)
     return prepare(data, resolution, cache_dir)

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from facegan import gallery
 from facegan.errors import FaceganError
-from facegan.evaluate import plot_metrics
-from facegan.plots import FIGURE_DPI, plot_losses, save_grid
-from facegan.runs import RunDir
-from facegan.sampling import load_generator, sample
+from facegan.figures import gallery
+from facegan.figures.grids import save_grid
+from facegan.figures.plots import FIGURE_DPI, plot_losses
+from facegan.metrics.evaluate import plot_metrics
+from facegan.networks.sampling import load_generator, sample
+from facegan.training.runs import RunDir
 
 
 def make_figures(run_dir, name=None, figures_dir="figures", gallery_dir="generated_images",

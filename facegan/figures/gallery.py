@@ -8,13 +8,14 @@ import imageio.v3 as iio
 import matplotlib.pyplot as plt
 import numpy as np
 
-from facegan import pretrained
-from facegan.data import load_images
+from facegan.data.images import load_images
 from facegan.errors import FaceganError
+from facegan.figures.grids import GRID_PADDING, image_grid
+from facegan.figures.plots import save_figure
 from facegan.metrics.pixels import pairwise_distances, pixel_features
-from facegan.plots import GRID_PADDING, image_grid, save_figure
-from facegan.runs import RunDir
-from facegan.sampling import generate, interpolate, latents, load_generator
+from facegan.networks import pretrained
+from facegan.networks.sampling import generate, interpolate, latents, load_generator
+from facegan.training.runs import RunDir, snapshots
 
 
 def trained_generator(name=None, run_dir=None):
@@ -31,16 +32,6 @@ def trained_generator(name=None, run_dir=None):
             return load_generator(saved[-1][1]), f"{saved[-1][1]} (newest snapshot)"
     raise FaceganError(f"no generator: neither a shipped {name!r} nor one in run folder "
                        f"{run_dir}; train one with notebook 02 or 03")
-
-
-def snapshots(run_dir):
-    """[(epoch, path)] of the run's snapshots and final generator, by epoch: those of its
-    weight average when it keeps one (what it samples), else G's."""
-    run = RunDir(run_dir)
-    found = run.sampling_snapshots()
-    if run.sampling_generator.exists():
-        found[int(run.read_history()["epoch"].max())] = run.sampling_generator
-    return sorted(found.items())
 
 
 def sample_grids(run_dir):

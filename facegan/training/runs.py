@@ -31,7 +31,7 @@ import pandas as pd
 
 from facegan.atomic import atomic_write, atomic_write_text
 from facegan.errors import FaceganError, WorkFailed
-from facegan.networks import portable
+from facegan.networks.dcgan import portable
 
 
 HISTORY_COLUMNS = ["step", "epoch", "d_loss", "g_loss", "d_acc_real", "d_acc_fake",
@@ -159,9 +159,19 @@ class RunDir:
             logger.addHandler(logging.StreamHandler())
 
 
+def snapshots(run_dir):
+    """[(epoch, path)] of the run's snapshots and final generator, by epoch: those of its
+    weight average when it keeps one (what it samples), else G's."""
+    run = RunDir(run_dir)
+    found = run.sampling_snapshots()
+    if run.sampling_generator.exists():
+        found[int(run.read_history()["epoch"].max())] = run.sampling_generator
+    return sorted(found.items())
+
+
 def save_model(model, path):
     """Save a generator atomically, in Keras's own layers computing in float32
-    (networks.portable), after checking its weights are finite."""
+    (dcgan.portable), after checking its weights are finite."""
     check_finite({"generator": model.variables}, f"saving {Path(path).name}")
     atomic_write(path, portable(model).save)
 

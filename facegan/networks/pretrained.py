@@ -18,8 +18,8 @@ def _shipped_dir():
     """$FACEGAN_PRETRAINED, else the copy inside an installed wheel, else the checkout's."""
     if "FACEGAN_PRETRAINED" in os.environ:
         return Path(os.environ["FACEGAN_PRETRAINED"])
-    installed = Path(__file__).resolve().parent / "shipped"
-    checkout = Path(__file__).resolve().parent.parent / "pretrained"
+    installed = Path(__file__).resolve().parents[1] / "shipped"
+    checkout = Path(__file__).resolve().parents[2] / "pretrained"
     return installed if installed.is_dir() else checkout
 
 
@@ -56,8 +56,8 @@ def export(run_dir, name, metrics=None, epoch=None):
     import time
 
     from facegan.atomic import atomic_write_text
-    from facegan.runs import RunDir, save_model
-    from facegan.sampling import load_generator
+    from facegan.networks.sampling import load_generator
+    from facegan.training.runs import RunDir, save_model
 
     run = RunDir(run_dir)
     shipped = run.sampling_snapshot(epoch) if epoch else run.sampling_generator
@@ -94,14 +94,14 @@ def export(run_dir, name, metrics=None, epoch=None):
 
 def load(name):
     """The shipped generator `name` as a Keras model."""
-    from facegan.sampling import load_generator
+    from facegan.networks.sampling import load_generator
 
     return load_generator(path(name))
 
 
 def load_named_or_file(spec):
     """A generator from `pretrained:NAME` (shipped) or from a .keras file's path."""
-    from facegan.sampling import load_generator
+    from facegan.networks.sampling import load_generator
 
     spec = str(spec)
     return load(spec.split(":", 1)[1]) if spec.startswith("pretrained:") else load_generator(spec)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facegan.data import DataError, list_images
+from facegan.data.images import DataError, list_images
 
 ATTRIBUTE_FILES = ("list_attr_celeba.txt", "list_attr_celeba.csv")
 

@@ -2,7 +2,7 @@
 cell that, on Colab only, clones this repository (or uses a copy on Drive) and installs it
 into the running kernel. Both are stamped from `facegan.REPOSITORY` by
 
-    python -m facegan.colab     # rewrites the badge and the install cell in notebooks/*.ipynb
+    python -m facegan.notebooks.colab   # rewrites the badge and install cell in notebooks/*.ipynb
 
 The cell cannot import facegan to learn the address (it is what installs facegan), so the
 address is written into it; tests/test_colab.py fails when a copy disagrees.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from facegan import REPOSITORY
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 INSTALL_TAG = "colab-install"
 

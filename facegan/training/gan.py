@@ -7,7 +7,7 @@
 - The G phase trains `build_gan`'s combined model: z -> D(G(z)) with D frozen, target
   "real" (the non-saturating loss).
 
-Options (issue 8): any loss of facegan.losses; DiffAugment as one layer in front of D in
+Options (issue 8): any loss of facegan.training.losses; DiffAugment as one layer in front of D in
 both models, so real and generated images are augmented alike and G gets gradients through
 it; for WGAN-GP a third D-phase output, the gradient penalty, and `n_critic` D steps per
 G step.
@@ -17,9 +17,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from facegan.augment import DiffAugment
-from facegan.gradient_penalty import GradientPenalty, penalty_loss
-from facegan.losses import get_loss
+from facegan.training.augment import DiffAugment
+from facegan.training.gradient_penalty import GradientPenalty, penalty_loss
+from facegan.training.losses import get_loss
 
 
 def accuracy_at(threshold):

@@ -1,6 +1,6 @@
 """Looking at a face dataset before training on it: raw images, their sizes, what the
 preprocessing does, pixel statistics, the mean face and CelebA's 40 binary attributes
-(read by `facegan.attributes`, plotted here).
+(read by `facegan.data.labels`, plotted here).
 
 Everything streams over the uint8 cache in chunks, so it works on all 202,599 CelebA images
 as well as on the project's synthetic faces.
@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from facegan.data import _Reader, list_images, preprocess
-from facegan.plots import save_figure
-from facegan.synthetic import draw_face
+from facegan.data.images import _Reader, list_images, preprocess
+from facegan.data.synthetic import draw_face
+from facegan.figures.plots import save_figure
 
 
 def raw_images(data, n=25, seed=0):

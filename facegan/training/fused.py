@@ -1,6 +1,6 @@
 """The fused step: the D update and the G update of one step in a single call.
 
-`facegan.gan.GAN` is the teaching path: two combined models, two `train_on_batch` calls
+`facegan.training.gan.GAN` is the teaching path: two combined models, two `train_on_batch` calls
 per step, each with its own data conversion, metrics and host round trip. `FusedGAN`
 computes the same two updates (same losses, same frozen-network semantics, same
 optimizers) with the framework's own gradient engine: one `tf.function` on TensorFlow,
@@ -17,11 +17,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from facegan.distribute import process_count
-from facegan.ema import ema_blend, ema_decay
 from facegan.errors import FaceganError
-from facegan.gan import accuracy_at
-from facegan.losses import get_loss
+from facegan.training.distribute import process_count
+from facegan.training.ema import ema_blend, ema_decay
+from facegan.training.gan import accuracy_at
+from facegan.training.losses import get_loss
 
 FUSED_BACKENDS = ("tensorflow", "torch", "jax")
 
@@ -45,7 +45,7 @@ def xla_pays():
 
 
 class FusedGAN:
-    """G and D trained by one fused step; the same interface as `facegan.gan.GAN`."""
+    """G and D trained by one fused step; the same interface as `facegan.training.gan.GAN`."""
 
     def __init__(self, generator, discriminator, loss="bce", learning_rate=2e-4, beta_1=0.5,
                  label_smoothing=0.0, augment="", n_critic=1, gp_weight=10.0, jit_compile=None):

@@ -1,4 +1,6 @@
-"""The training loop: data order, logging, sample grids, checkpoints and resuming.
+"""The training loop and its checkpoint contract: data order, steps, sample grids,
+checkpoints and resuming. What a step does is the GAN's (facegan.training.build); what is
+logged is the History's (facegan.training.history).
 
 Everything random on the host comes from one NumPy generator whose state is checkpointed,
 and each epoch's data order from (seed, epoch), so a resumed run continues exactly where
@@ -14,7 +16,6 @@ import contextlib
 import dataclasses
 import functools
 import logging
-import math
 import signal
 import threading
 import time
@@ -23,82 +24,20 @@ import weakref
 import keras
 import numpy as np
 
-from facegan.data import load_images, to_model_input
-from facegan.distribute import local_rows, process_count, process_index, use_devices
-from facegan.ema import GeneratorEMA
+from facegan.data.images import load_images, to_model_input
 from facegan.errors import FaceganError, WorkFailed
-from facegan.fused import FusedGAN
-from facegan.gan import GAN
-from facegan.losses import get_loss
-from facegan.networks import build_discriminator, build_generator
-from facegan.plots import image_grid, plot_losses, save_grid
-from facegan.runs import (MODEL_FIELDS, RunDir, RunLock, check_finite, load_checkpoint,
-                          save_checkpoint, save_model, variable_groups)
-from facegan.sampling import generate
+from facegan.figures.grids import save_grid
+from facegan.figures.plots import plot_losses
+from facegan.networks.sampling import generate
+from facegan.training.build import make_gan
+from facegan.training.config import TrainConfig, check_steps_per_call
+from facegan.training.distribute import (NoLock, local_rows, on_this_process, process_count,
+                                         process_index)
+from facegan.training.history import History
+from facegan.training.runs import (MODEL_FIELDS, RunDir, RunLock, check_finite, load_checkpoint,
+                                   save_checkpoint, save_model, variable_groups)
 
 log = logging.getLogger("facegan")
-
-# The collapse signal: D calls (almost) every real and generated image right, and G's loss
-# is large, for this many history rows in a row. Warned about once; the run goes on.
-COLLAPSE_ROWS = 5
-COLLAPSE_D_ACCURACY = 0.99
-COLLAPSE_G_LOSS = 10.0
-
-
-def check_steps_per_call(config):
-    """Refuse a steps_per_call the loop cannot run: checkpoints are written between calls."""
-    k = config.steps_per_call
-    if k < 1:
-        raise FaceganError(f"steps per call must be a positive integer, got {k}")
-    if k > 1 and config.step != "fused":
-        raise FaceganError(f"--steps-per-call {k} needs --step fused: the combined-model "
-                           f"step trains one step per call")
-    if config.checkpoint_every % k:
-        raise FaceganError(f"--checkpoint-every {config.checkpoint_every} is not a multiple of "
-                           f"--steps-per-call {k}: checkpoints are written between calls")
-
-
-def discriminator_normalization(config):
-    """SNGAN's spectral norm if asked for; no BatchNorm under a per-sample gradient penalty."""
-    if config.spectral_norm:
-        return "spectral"
-    return "none" if get_loss(config.loss).get("gradient_penalty") else "batch"
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    data: str = "synthetic"         # "synthetic", a CelebA zip, or a folder of images
-    resolution: int = 64
-    epochs: int = 5
-    batch_size: int = 64
-    latent_dim: int = 100
-    base_channels: int = 64
-    upsampling: str = "transposed"  # G's upsampling: "transposed" (DCGAN) or "nearest" + conv
-    loss: str = "bce"               # bce, wgan-gp, hinge or lsgan (facegan.losses)
-    spectral_norm: bool = False     # spectral normalisation in D, in place of its BatchNorm
-    augment: str = ""               # DiffAugment policy in front of D: "color,translation,cutout"
-    ema: float = 0.0                # decay of the generator's weight average (0: none)
-    n_critic: int = 1               # D steps per G step, each on its own real batch
-    gp_weight: float = 10.0         # weight of the gradient penalty (wgan-gp)
-    step: str = "combined"          # "combined" (two combined models) or "fused" (one call)
-    steps_per_call: int = 1         # fused steps per compiled call (one lax.scan on jax)
-    precision: str = "float32"      # or "mixed_bfloat16", "mixed_float16" (GPU)
-    devices: int = 1                # data-parallel devices (jax backend)
-    learning_rate: float = 2e-4
-    beta_1: float = 0.5
-    label_smoothing: float = 0.0    # one-sided: real targets become 1 - label_smoothing
-    flip: bool = True               # random horizontal flips of real images
-    seed: int = 0
-    synthetic_size: int = 4096      # faces drawn when data is "synthetic"
-    holdout: int = 0                # last N images never trained on (memorisation checks)
-    log_every: int = 20             # steps per history row
-    checkpoint_every: int = 500     # steps; also at every epoch end
-    snapshot_every: int = 10        # epochs per saved generator snapshot
-    cache_dir: str | None = None    # where decoded images are cached (default ~/.cache/facegan)
-    eval_every: int = 0             # epochs per metrics.csv row (0: never)
-    eval_samples: int = 1000        # generated samples per evaluation
-    inception_weights: str | None = None  # torch-fidelity's Inception file; else torch.hub's cache
-    tensorboard: bool = False       # also log scalars and sample grids to RUN/tensorboard/
 
 
 class Trainer:
@@ -111,29 +50,7 @@ class Trainer:
         """
         self.run = RunDir(run_dir)
         resume = config is None
-        if self.run.path.exists() and not self.run.path.is_dir():
-            raise FaceganError(f"{self.run.path} is a file, not a run folder")
-        if resume:
-            config = TrainConfig(**self.run.read_config())
-        check_steps_per_call(config)
-        # In a multi-process job (facegan.distribute) process 0 alone writes the run folder.
-        self.writer = process_index() == 0
-        self.rows = local_rows(config.batch_size)  # this process's rows of every batch
-        self.lock = RunLock(self.run.lock) if self.writer else _NoLock()
-        if self.writer:
-            self.run.path.mkdir(parents=True, exist_ok=True)
-        stale = self.lock.acquire()
-        weakref.finalize(self, self.lock.release)
-        if self.writer and not resume and self.run.config.exists():
-            self.lock.release()
-            raise FaceganError(f"{self.run.path} already holds a run; resume it with --resume "
-                               f"{self.run.path} or choose another --out")
-        self.config = config
-        if self.writer:
-            self.run.attach_log()
-        if stale:
-            log.info("took over the stale lock of process %s, which no longer runs", stale)
-
+        self.config = config = self._open_folder(config)
         keras.utils.set_random_seed(config.seed)
         self.images = load_images(config.data, config.resolution, config.seed,
                                   config.synthetic_size, config.cache_dir)
@@ -145,18 +62,7 @@ class Trainer:
             raise FaceganError(f"{self.train_count} training images ({len(self.images)} less "
                                f"{config.holdout} held out) are fewer than one step of "
                                f"{config.n_critic} x {config.batch_size}")
-        keras.config.set_dtype_policy(config.precision)
-        use_devices(config.devices, config.batch_size)
-        self.gan = (FusedGAN if config.step == "fused" else GAN)(
-            build_generator(config.resolution, config.latent_dim, config.base_channels,
-                            config.upsampling),
-            build_discriminator(config.resolution, config.base_channels,
-                                discriminator_normalization(config)),
-            loss=config.loss, learning_rate=config.learning_rate, beta_1=config.beta_1,
-            label_smoothing=config.label_smoothing, augment=config.augment,
-            n_critic=config.n_critic, gp_weight=config.gp_weight,
-        )
-        self.ema = GeneratorEMA(self.gan.generator, config.ema) if config.ema else None
+        self.gan, self.ema = make_gan(config)
         self.rng = np.random.default_rng(config.seed)
         # drawn by every process alike (their random states stay equal), kept on resume
         self.fixed_latents = self.rng.standard_normal((64, config.latent_dim), np.float32)
@@ -166,22 +72,42 @@ class Trainer:
             np.save(self.run.fixed_latents, self.fixed_latents)
 
         self.step, self.wall_time = 0, 0.0
-        self.interval = {"sums": {}, "count": 0}  # losses since the last history row
-        self.collapse_rows, self.collapse_warned = 0, False
-        self.tensorboard = None  # a TensorBoardLog while fit() runs, with config.tensorboard
+        self.history = History(self.run, self.steps_per_epoch, self.images_per_step,
+                               config.log_every, self.writer)
         if resume and self.run.checkpoint.exists():
-            state = load_checkpoint(self.run.checkpoint, self.gan, self._extra_variables(),
-                                    dataclasses.asdict(config))
-            self.step, self.wall_time = state["step"], state["wall_time"]
-            self.rng.bit_generator.state = state["rng"]
-            self.interval = state.get("interval", self.interval)
-            log.info("resumed %s at step %d (epoch %d)", self.run.path, self.step,
-                     self.step // self.steps_per_epoch + 1)
+            self._restore_checkpoint()
         if self.writer:
             self.run.truncate_history(self.step)
         log.info("%d images (%d held out), %d steps per epoch, backend %s%s", len(self.images),
                  config.holdout, self.steps_per_epoch, keras.backend.backend(),
                  f", {process_count()} processes" if process_count() > 1 else "")
+
+    def _open_folder(self, config):
+        """Lock the run folder and return the run's config: `config` for a new run (refused
+        where a run already is), else the one saved there. In a multi-process job
+        (facegan.training.distribute) process 0 alone writes the folder."""
+        if self.run.path.exists() and not self.run.path.is_dir():
+            raise FaceganError(f"{self.run.path} is a file, not a run folder")
+        resume = config is None
+        if resume:
+            config = TrainConfig(**self.run.read_config())
+        check_steps_per_call(config)
+        self.writer = process_index() == 0
+        self.rows = local_rows(config.batch_size)  # this process's rows of every batch
+        self.lock = RunLock(self.run.lock) if self.writer else NoLock()
+        if self.writer:
+            self.run.path.mkdir(parents=True, exist_ok=True)
+        stale = self.lock.acquire()
+        weakref.finalize(self, self.lock.release)
+        if self.writer and not resume and self.run.config.exists():
+            self.lock.release()
+            raise FaceganError(f"{self.run.path} already holds a run; resume it with --resume "
+                               f"{self.run.path} or choose another --out")
+        if self.writer:
+            self.run.attach_log()
+        if stale:
+            log.info("took over the stale lock of process %s, which no longer runs", stale)
+        return config
 
     @property
     def total_steps(self):
@@ -193,9 +119,18 @@ class Trainer:
             return
         model = {k: getattr(self.config, k) for k in MODEL_FIELDS}
         state = {"step": self.step, "wall_time": self._wall(), "rng": self.rng.bit_generator.state,
-                 "interval": self.interval, "model": model}
+                 "interval": self.history.interval, "model": model}
         save_checkpoint(self.run.checkpoint, self.gan, state, self._extra_variables())
         self.saved_step = self.step
+
+    def _restore_checkpoint(self):
+        state = load_checkpoint(self.run.checkpoint, self.gan, self._extra_variables(),
+                                dataclasses.asdict(self.config))
+        self.step, self.wall_time = state["step"], state["wall_time"]
+        self.rng.bit_generator.state = state["rng"]
+        self.history.interval = state.get("interval", self.history.interval)
+        log.info("resumed %s at step %d (epoch %d)", self.run.path, self.step,
+                 self.step // self.steps_per_epoch + 1)
 
     def _extra_variables(self):
         """Checkpointed beside G, D and the optimizers: the EMA, the in-graph random states."""
@@ -209,7 +144,7 @@ class Trainer:
     def sampler(self):
         """The generator to sample: the weight average when the run keeps one. In a
         multi-process job, a copy on this process's devices (the trained one spans them all)."""
-        return _on_this_process(self.ema.model if self.ema else self.gan.generator)
+        return on_this_process(self.ema.model if self.ema else self.gan.generator)
 
     def samples(self):
         """The fixed latent grid through the sampling generator, as uint8 images."""
@@ -218,7 +153,7 @@ class Trainer:
     def _save_generators(self, path, ema_path):
         if not self.writer:
             return
-        save_model(_on_this_process(self.gan.generator), path)
+        save_model(on_this_process(self.gan.generator), path)
         if self.ema:
             save_model(self.sampler, ema_path)
 
@@ -235,9 +170,10 @@ class Trainer:
         self.lock.acquire()  # again, for a Trainer whose earlier fit() released it
         try:
             if self.config.tensorboard and self.writer:  # steps after the checkpoint are redone
-                from facegan.tensorboard import TensorBoardLog
+                from facegan.training.tensorboard import TensorBoardLog
 
-                self.tensorboard = TensorBoardLog(self.run.tensorboard, resume_step=self.step + 1)
+                self.history.tensorboard = TensorBoardLog(self.run.tensorboard,
+                                                          resume_step=self.step + 1)
             with _interrupts_between_steps() as self._interrupted:
                 if self.writer:
                     self.run.write_config(dataclasses.asdict(self.config))
@@ -264,9 +200,7 @@ class Trainer:
                              f"intact") from None
         finally:
             self.wall_time = self._wall()  # a later fit() on this Trainer counts on from here
-            if self.tensorboard:
-                self.tensorboard.close()
-                self.tensorboard = None
+            self.history.close()
             self.lock.release()
         log.info("done: %d steps in %.0f s; generator saved to %s", self.step, self._wall(),
                  self.run.generator)
@@ -275,25 +209,6 @@ class Trainer:
     def _stop_if_interrupted(self):
         if self._interrupted():
             raise KeyboardInterrupt
-
-    def _check_step(self, metrics):
-        """Stop at the first non-finite loss (D's step runs first, so its loss is named
-        first); warn once when the losses show the collapse signal."""
-        for network, key in (("discriminator", "d_loss"), ("generator", "g_loss")):
-            if not math.isfinite(metrics[key]):
-                raise WorkFailed(f"training diverged at step {self.step}: the {network}'s "
-                                 f"loss is {metrics[key]} (try a lower --lr)")
-
-    def _check_collapse(self, row):
-        collapsing = (min(row["d_acc_real"], row["d_acc_fake"]) >= COLLAPSE_D_ACCURACY
-                      and row["g_loss"] > COLLAPSE_G_LOSS)
-        self.collapse_rows = self.collapse_rows + 1 if collapsing else 0
-        if self.collapse_rows >= COLLAPSE_ROWS and not self.collapse_warned:
-            self.collapse_warned = True
-            log.warning("warning: training may have collapsed at step %d: D has called over "
-                        "%.0f%% of real and generated images right and G's loss has been above "
-                        "%g for %d history rows; look at the samples, and consider a lower --lr",
-                        self.step, 100 * COLLAPSE_D_ACCURACY, COLLAPSE_G_LOSS, COLLAPSE_ROWS)
 
     def _step_inputs(self, order, b):
         """Step b's real batch and noise, drawn from the host generator."""
@@ -323,43 +238,17 @@ class Trainer:
     def _train_epoch(self, epoch, verbose):
         cfg, spe, per_call = self.config, self.steps_per_epoch, self.config.steps_per_call
         order = np.random.default_rng([cfg.seed, epoch]).permutation(self.train_count)
-        progbar = keras.utils.Progbar(spe, verbose=verbose,
-                                      stateful_metrics=["d_loss", "g_loss", "img/s"])
-        timed_steps, interval_start = 0, time.perf_counter()
+        self.history.start_epoch(self.step, verbose)
         start = self.step % spe
-        progbar.update(start)
         while start < spe:
             # A call ends at a multiple of K, where checkpoints fall, or at the epoch's end.
             steps = range(start, min(spe, start + per_call - self.step % per_call))
             inputs = [self._step_inputs(order, b) for b in steps]  # drawn in step order
             results = self._train_call(inputs)
-            now, timed_steps, logged = time.perf_counter(), timed_steps + len(steps), False
-            for b, metrics in zip(steps, results):
+            self.history.timed(len(results))
+            for metrics in results:
                 self.step += 1
-                self._check_step(metrics)
-                sums = self.interval["sums"]
-                for key, value in metrics.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                self.interval["count"] += 1
-                if self.step % cfg.log_every == 0 or b == spe - 1:
-                    # img/s over the calls since the last row's call
-                    speed = timed_steps * self.images_per_step / (now - interval_start)
-                    row = {k: v / self.interval["count"] for k, v in sums.items()}
-                    if self.writer:
-                        self.run.append_history({"step": self.step, "epoch": epoch, **row,
-                                                 "images_per_sec": speed,
-                                                 "wall_time": self._wall()})
-                    progbar.update(b + 1, [("d_loss", row["d_loss"]), ("g_loss", row["g_loss"]),
-                                           ("img/s", speed)])
-                    if self.tensorboard:
-                        self.tensorboard.scalars(self.step, {
-                            "loss/d": row["d_loss"], "loss/g": row["g_loss"],
-                            "accuracy/d_real": row["d_acc_real"],
-                            "accuracy/d_fake": row["d_acc_fake"], "speed/images_per_sec": speed})
-                    self._check_collapse(row)
-                    self.interval, logged = {"sums": {}, "count": 0}, True
-            if logged:
-                timed_steps, interval_start = 0, now
+                self.history.add(self.step, metrics, self._wall)
             if self.step % cfg.checkpoint_every == 0:
                 self.save_checkpoint()
             self._stop_if_interrupted()
@@ -367,8 +256,8 @@ class Trainer:
 
     @functools.cached_property
     def evaluator(self):
-        """The real side of every metric, computed once per run (facegan.evaluate)."""
-        from facegan.evaluate import Evaluator
+        """The real side of every metric, computed once per run (facegan.metrics.evaluate)."""
+        from facegan.metrics.evaluate import Evaluator
 
         cfg = self.config
         return Evaluator(self.images, n=cfg.eval_samples, holdout=cfg.holdout,
@@ -376,12 +265,10 @@ class Trainer:
 
     def evaluate(self, epoch):
         """Score the sampling generator; append to metrics.csv and re-plot metrics.png."""
-        from facegan.evaluate import flat_row, plot_metrics
+        from facegan.metrics.evaluate import flat_row, plot_metrics
 
         row = flat_row(self.evaluator.score(self.sampler))
-        self.run.append_metrics({"step": self.step, "epoch": epoch, **row})
-        if self.tensorboard:
-            self.tensorboard.scalars(self.step, {f"metrics/{k}": v for k, v in row.items()})
+        self.history.add_metrics(self.step, epoch, row)
         plot_metrics(self.run.read_metrics(), self.run.metrics_plot,
                      title=f"{self.run.path.name}: metrics on {self.config.eval_samples} samples")
         log.info("epoch %d metrics: %s", epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
@@ -394,16 +281,14 @@ class Trainer:
         if self.writer:
             self._write_epoch(epoch)
         self.save_checkpoint()
-        if self.tensorboard:
-            self.tensorboard.flush()
+        self.history.flush()
         log.info("epoch %d/%d done at step %d", epoch, self.config.epochs, self.step)
 
     def _write_epoch(self, epoch):
         """The epoch's sample grid, loss plot, snapshot and scores, into the run folder."""
         samples = self.samples()
         save_grid(self.run.sample_grid(epoch), samples, columns=8)
-        if self.tensorboard:
-            self.tensorboard.image(self.step, "samples", image_grid(samples, columns=8))
+        self.history.add_samples(self.step, samples)
         plot_losses(self.run.read_history(), self.run.loss_curves,
                     title=f"{self.run.path.name}: {self.config.resolution}x"
                           f"{self.config.resolution}, {self.config.loss}")
@@ -412,37 +297,6 @@ class Trainer:
             self._save_generators(self.run.snapshot(epoch), self.run.snapshot(epoch, ema=True))
         if self.config.eval_every and epoch % self.config.eval_every == 0:
             self.evaluate(epoch)
-
-
-class _NoLock:
-    """The run folder's lock for the processes that do not write it (facegan.distribute)."""
-
-    def acquire(self):
-        return None
-
-    def release(self):
-        pass
-
-
-def _on_this_process(model):
-    """`model`, or in a multi-process job a copy of it on this process's devices alone with
-    its current weights: a model laid out over every process's devices runs only when every
-    process calls it."""
-    if process_count() == 1:
-        return model
-    copy = _local_copies.get(model)
-    if copy is None:
-        distribution = keras.distribution.distribution()
-        keras.distribution.set_distribution(None)
-        try:
-            copy = _local_copies[model] = keras.models.clone_model(model)
-        finally:
-            keras.distribution.set_distribution(distribution)
-    copy.set_weights([np.asarray(v.value) for v in model.weights])
-    return copy
-
-
-_local_copies = weakref.WeakKeyDictionary()  # trained model -> its local copy
 
 
 @contextlib.contextmanager

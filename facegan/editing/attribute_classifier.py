@@ -1,6 +1,6 @@
 """A small CNN that reads CelebA's 40 attributes off a 64x64 face: the instrument behind the
 attribute measures (`facegan.metrics.attributes`) and the latent directions
-(`facegan.directions`).
+(`facegan.editing.directions`).
 
 Multi-label: one logit per attribute, each trained with its own binary cross-entropy, on the
 training split only (the last `holdout` images are kept for the accuracy table). It takes
@@ -22,11 +22,11 @@ import pandas as pd
 from keras import layers
 from PIL import Image
 
-from facegan import pretrained
-from facegan.attributes import labels_file, load_labels
-from facegan.data import load_images, preprocess
+from facegan.data.images import load_images, preprocess
+from facegan.data.labels import labels_file, load_labels
 from facegan.errors import FaceganError, first_line
-from facegan.runs import RunDir
+from facegan.networks import pretrained
+from facegan.training.runs import RunDir
 
 RESOLUTION = 64
 SHIPPED = "attributes64"

@@ -17,7 +17,10 @@ TensorFlow's MirroredStrategy is not used: Keras's `train_on_batch`, which the t
 step is made of, hands every replica the whole batch instead of a shard of it.
 """
 
+import weakref
+
 import keras
+import numpy as np
 
 from facegan.errors import FaceganError
 
@@ -86,3 +89,34 @@ def use_devices(count, batch_size):
     if batch_size % count:
         raise FaceganError(f"batch size {batch_size} does not split evenly over {count} devices")
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices[:count]))
+
+
+class NoLock:
+    """The run folder's lock for the processes that do not write it (all but process 0)."""
+
+    def acquire(self):
+        return None
+
+    def release(self):
+        pass
+
+
+def on_this_process(model):
+    """`model`, or in a multi-process job a copy of it on this process's devices alone with
+    its current weights: a model laid out over every process's devices runs only when every
+    process calls it."""
+    if process_count() == 1:
+        return model
+    copy = _local_copies.get(model)
+    if copy is None:
+        distribution = keras.distribution.distribution()
+        keras.distribution.set_distribution(None)
+        try:
+            copy = _local_copies[model] = keras.models.clone_model(model)
+        finally:
+            keras.distribution.set_distribution(distribution)
+    copy.set_weights([np.asarray(v.value) for v in model.weights])
+    return copy
+
+
+_local_copies = weakref.WeakKeyDictionary()  # trained model -> its local copy

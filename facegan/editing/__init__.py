@@ -1,0 +1,1 @@
+"""Editing faces by their attributes: the attribute classifier and latent directions."""
