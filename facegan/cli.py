@@ -111,7 +111,7 @@ def build_parser():
                        help="torch-fidelity's Inception weights file for FID, KID, precision, "
                             "recall (default: its download, if already cached)")
     variants = train.add_argument_group(
-        "GAN variants", "an option given here overrides the preset's (README: Better faces)")
+        "GAN variants", "an option given here overrides the preset's (docs/variants.md)")
     variants.add_argument("--preset", choices=PRESETS, help="named settings, e.g. recommended")
     variants.add_argument("--loss", help="bce (default), wgan-gp, hinge or lsgan")
     variants.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction,
@@ -126,7 +126,7 @@ def build_parser():
     variants.add_argument("--upsampling", choices=("transposed", "nearest"),
                           help="G's upsampling: transposed convolutions (default) or nearest "
                                "neighbour + convolution (no checkerboard texture)")
-    speed = train.add_argument_group("speed and scale", "README: Benchmarks")
+    speed = train.add_argument_group("speed and scale", "docs/benchmarks.md")
     speed.add_argument("--step", choices=("combined", "fused"), default="combined",
                        help="combined: two combined models (default); fused: D and G updated "
                             "in one call (tensorflow, torch, jax)")
@@ -141,8 +141,8 @@ def build_parser():
                             "(default 1; with --processes: every process's devices)")
     speed.add_argument("--processes", type=_positive_int, default=1,
                        help="processes (one per host) in a data-parallel job (jax backend): each "
-                            "runs this same command with its own --process-id (README: Training "
-                            "on several machines)")
+                            "runs this same command with its own --process-id (docs/benchmarks.md: "
+                            "Several machines)")
     speed.add_argument("--process-id", type=_count, default=0, help="this process's id, 0..N-1")
     speed.add_argument("--coordinator", metavar="HOST:PORT",
                        help="process 0's address and a free port, with --processes")
