@@ -12,7 +12,7 @@ the shipped attribute classifier, and how well their latent directions edit face
   arithmetic figure, and the arithmetic's outcome for 3 and 10 faces per group over seeds
   0 and 1.
 
-Needs the classifier and the generators' directions shipped first (README: Attributes):
+Needs the classifier and the generators' directions shipped first (docs/attributes.md):
 
     python benchmarks/attribute_report.py --data ../shared/data/celeba-8k.zip \
         --labels ../shared/data/list_attr_celeba.txt --json results/attributes.json

@@ -83,14 +83,14 @@ def build_parser():
                        help="continue a run from its last checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     variants = train.add_argument_group(
-        "GAN variants", "an option given here overrides the preset's (README: Better faces)")
+        "GAN variants", "an option given here overrides the preset's (docs/variants.md)")
     variants.add_argument("--preset", choices=PRESETS, help="named settings, e.g. recommended")
-    speed = train.add_argument_group("speed and scale", "README: Benchmarks")
+    speed = train.add_argument_group("speed and scale", "docs/benchmarks.md")
     _add_config_flags({None: train, "variants": variants, "speed": speed})
     speed.add_argument("--processes", type=_positive_int, default=1,
                        help="processes (one per host) in a data-parallel job (jax backend): each "
-                            "runs this same command with its own --process-id (README: Training "
-                            "on several machines)")
+                            "runs this same command with its own --process-id (docs/benchmarks.md: "
+                            "Several machines)")
     speed.add_argument("--process-id", type=_count, default=0, help="this process's id, 0..N-1")
     speed.add_argument("--coordinator", metavar="HOST:PORT",
                        help="process 0's address and a free port, with --processes")

