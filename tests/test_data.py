@@ -136,3 +136,30 @@ def test_logged_paths_name_the_home_folder_as_a_tilde(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert home_relative(tmp_path / ".cache" / "facegan" / "x.npy") == "~/.cache/facegan/x.npy"
     assert home_relative("/srv/cache/x.npy") == "/srv/cache/x.npy"
+
+
+def _prepare_after(barrier, folder, cache_dir):
+    barrier.wait()
+    prepare(folder, 32, cache_dir=cache_dir, workers=1)
+
+
+def test_two_processes_can_prepare_one_cache_at_once(tmp_path):
+    """Two runs started together on new data each decode it; neither trips on the other's
+    temporary file, and the cache they leave is whole."""
+    import multiprocessing
+
+    faces = synthetic_faces(400, 32, seed=6)
+    for i, face in enumerate(faces):
+        Image.fromarray(face).save(tmp_path / f"{i:06d}.png")
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    runs = [context.Process(target=_prepare_after, args=(barrier, tmp_path, tmp_path / "cache"))
+            for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(120)
+    assert [run.exitcode for run in runs] == [0, 0]
+    np.testing.assert_array_equal(prepare(tmp_path, 32, cache_dir=tmp_path / "cache")[
+        np.arange(400)], faces)
+    assert not list((tmp_path / "cache").glob("*partial*"))

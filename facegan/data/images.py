@@ -137,7 +137,9 @@ def prepare(path, resolution, cache_dir=None, workers=None):
     cache_dir.mkdir(parents=True, exist_ok=True)
     log.info("preparing %d images from %s at %dx%d into %s", len(names), path, resolution,
              resolution, home_relative(cache_file))
-    partial = cache_file.with_suffix(".partial.npy")
+    # this process's own temporary file: two runs started together on new data each decode
+    # it, and the second rename replaces a whole cache with an equal one
+    partial = cache_file.with_suffix(f".{os.getpid()}.partial.npy")
     out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8,
                                     shape=(len(names), resolution, resolution, 3))
     skipped, upscaled, kept = Counter(), 0, []
