@@ -237,5 +237,8 @@ def serve():
             reply = (FaceganError, str(error))
         except Exception as error:
             reply = (WorkFailed, f"torch-fidelity failed in {op}: {_first_line(error)}")
-        pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
-        replies.flush()
+        try:
+            pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)
+            replies.flush()
+        except BrokenPipeError:  # facegan's side has gone (killed, Ctrl-C): nobody to tell
+            return
