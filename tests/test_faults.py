@@ -123,6 +123,7 @@ KILL_POINTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point, resumes_at, leftover", [
     ("checkpoint-write", 6, ["checkpoint.tmp.npz"]), ("mid-step", 9, []),
     ("generator-write", 16, ["generator.tmp.keras"])])
@@ -142,6 +143,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_weights_and_history(
                                   pd.read_csv(straight / "history.csv")[LOSS_COLUMNS])
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_between_steps_saves_and_exits_130(tmp_path, straight):
     run = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "facegan", "train", *TINY_ARGS,
@@ -178,6 +180,7 @@ def poisoned_batches(monkeypatch, at_call):
     monkeypatch.setattr(facegan.training, "to_model_input", poisoned)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", ["combined", "fused"])
 def test_a_nan_batch_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, step):
     run = tmp_path / "run"
@@ -197,6 +200,7 @@ def test_a_nan_batch_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, 
     assert all(np.isfinite(w).all() for w in weights(run / "generator.keras"))
 
 
+@pytest.mark.slow
 def test_a_nan_weight_no_loss_shows_is_never_saved(tmp_path):
     """NaN in G's BatchNorm moving variance: training-mode losses stay finite (they use
     batch statistics), so only the weight check before every write can catch it."""
@@ -216,6 +220,7 @@ def test_a_nan_weight_no_loss_shows_is_never_saved(tmp_path):
     assert not (run / "samples" / "epoch_0002.png").exists()
 
 
+@pytest.mark.slow
 def test_diverging_learning_rate_exits_1_with_one_line(tmp_path, capsys):
     code, lines = run_cli(capsys, "train", *TINY_ARGS, "--epochs", 1, "--lr", "1e30",
                           "--out", tmp_path / "run")
@@ -236,6 +241,7 @@ def test_the_collapse_signal_warns_once_without_stopping(tmp_path, caplog):
     assert "above 10 for 5 history rows" in warnings[0].message
 
 
+@pytest.mark.slow
 def test_a_full_disk_fails_the_checkpoint_write_and_keeps_the_previous_one(tmp_path, straight):
     """A real write limit: RLIMIT_FSIZE makes every write past it fail (EFBIG), as a full
     disk does; the checkpoint (G, D and Adam's moments) is the run's largest file."""
@@ -274,6 +280,7 @@ def test_a_failed_history_write_leaves_no_half_row(tmp_path, monkeypatch):
     assert history.history.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_a_second_process_is_refused_and_a_stale_lock_taken_over(tmp_path, capsys):
     run = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-m", "facegan", "train", *TINY_ARGS,
@@ -342,6 +349,7 @@ def save_lambda_generator(path):
     keras.Model(z, keras.layers.Reshape((4, 4, 3))(x)).save(path)
 
 
+@pytest.mark.slow
 def test_bad_model_and_checkpoint_files_get_one_line_naming_the_problem(tmp_path, capsys):
     run = tmp_path / "run"
     Trainer(run, TrainConfig(epochs=1, **TINY)).fit(verbose=0)
