@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test install browser notebooks clean
+.PHONY: demo test test-fast install browser notebooks clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ browser:
 
 test: install browser
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10
+
+# The tests not marked slow (pyproject.toml): a couple of minutes, for while you work.
+test-fast: install
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 # Re-execute the six notebooks in full mode, in place, as committed (hours on a CPU; not CI).
 # DATA: your CelebA zip or folder, relative to the repository root (keep it relative: the

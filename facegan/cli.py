@@ -20,6 +20,7 @@ EXIT_CODES = """exit codes:
        checkpoint is kept: resume with --resume RUN_DIR
   2    bad arguments or bad input files (nothing was done)
   130  interrupted by Ctrl-C, after the checkpoint was saved"""
+SAMPLING_VERBS = ("generate", "edit")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -416,7 +417,8 @@ def main(argv=None):
                          f"process 0's address")
         job = (args.coordinator, args.processes, args.process_id)
     try:
-        backend.start(args.backend, job)  # before anything imports Keras
+        # before anything imports Keras; sampling neither seeds nor saves (backend.start)
+        backend.start(args.backend, job, with_tensorflow=args.verb not in SAMPLING_VERBS)
     except FaceganError as error:
         return _fail(args, error, error.exit_code)
     from facegan.networks.dcgan import RESOLUTIONS

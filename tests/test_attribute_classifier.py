@@ -135,6 +135,7 @@ def test_degraded_references_differ_from_the_faces():
 
 # --- training and shipping from the command line ------------------------------------------------
 
+@pytest.mark.slow
 def test_train_writes_a_run_and_export_ships_a_classifier_not_a_generator(tmp_path, monkeypatch):
     folder = tmp_path / "img_align_celeba"
     folder.mkdir()

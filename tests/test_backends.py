@@ -33,6 +33,7 @@ SUITES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", SUITES)
 def test_suite_passes_on_backend(backend):
     if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":

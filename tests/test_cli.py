@@ -101,6 +101,7 @@ def test_every_verb_has_help(capsys):
         assert code == 0
 
 
+@pytest.mark.slow
 def test_train_then_generate(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--resolution", "32", "--base-channels", "4", "--synthetic-size", "64",

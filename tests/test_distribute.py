@@ -54,6 +54,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_devices_train_like_one():
     env = {**os.environ, "KERAS_BACKEND": "jax",
            "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
@@ -105,6 +106,7 @@ def _weights(run):
     return {name: saved[name] for name in saved.files if name != "state"}
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one_and_resume(tmp_path):
     """Two processes on the loopback address, one virtual CPU device each, each feeding its
     half of every batch, compute the run one process computes on two devices: the same

@@ -107,6 +107,7 @@ class TinyReference(reference.Reference):
         return projected(images, TinyReference)
 
 
+@pytest.mark.slow
 def test_inception_metrics_tell_fidelity_from_coverage(faces, monkeypatch):
     if not reference.installed():
         pytest.skip("torch-fidelity is not installed")
@@ -217,6 +218,7 @@ def test_evaluate_verb_prints_a_table_and_writes_json(tmp_path, faces, capsys):
     assert len(lines) == 1 and "Inception weights file not found" in lines[0]
 
 
+@pytest.mark.slow
 def test_metrics_during_training(tmp_path):
     run = tmp_path / "run"
     config = TrainConfig(resolution=32, base_channels=4, latent_dim=LATENT, batch_size=64,

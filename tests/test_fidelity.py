@@ -39,6 +39,7 @@ def face_mixing_generator(faces):
     return model
 
 
+@pytest.mark.slow
 def test_evaluate_gives_torch_fidelity_numbers(tmp_path, capsys):
     from PIL import Image
 

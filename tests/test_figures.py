@@ -18,6 +18,7 @@ TINY = dict(data="synthetic", resolution=32, base_channels=4, latent_dim=8, batc
             synthetic_size=32, log_every=1, snapshot_every=1)
 
 
+@pytest.mark.slow
 def test_figures_and_export_from_a_run(tmp_path, monkeypatch):
     run = train(tmp_path / "tiny", epochs=3, **TINY)
     assert main(["evaluate", "--run", str(run), "--n", "32"]) == 0  # metrics over training
@@ -70,6 +71,7 @@ def test_a_run_with_a_weight_average_draws_scores_and_ships_the_average(tmp_path
     assert all(np.array_equal(a, b) for a, b in zip(shipped, average.get_weights(), strict=True))
 
 
+@pytest.mark.slow
 def test_the_figures_and_export_of_an_earlier_snapshot(tmp_path, monkeypatch):
     """--epoch N: gallery, interpolation and the shipped weights from the run's snapshot of
     epoch N (its weight average), the card saying what those weights saw."""
@@ -110,6 +112,7 @@ def test_no_generator_anywhere_says_how_to_train_one(tmp_path, monkeypatch):
         trained_generator("celeba64", tmp_path / "no_run")
 
 
+@pytest.mark.slow
 def test_progression_gif_of_a_long_high_resolution_run_stays_small(tmp_path):
     from facegan.figures.gallery import progression_gif
 

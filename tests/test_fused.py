@@ -93,6 +93,7 @@ def test_fused_step_refuses_a_gradient_penalty():
         FusedGAN(*networks(), loss="wgan-gp")
 
 
+@pytest.mark.slow
 def test_a_fused_run_resumes_from_its_checkpoint(tmp_path):
     from facegan.training.config import TrainConfig
     from facegan.training.loop import Trainer, resume

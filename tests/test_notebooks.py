@@ -49,6 +49,7 @@ def test_kernel_is_this_python(tmp_path):
     assert Path(printed.strip()).resolve() == Path(sys.executable).resolve()
 
 
+@pytest.mark.slow
 def test_gan_concepts(tmp_path):
     notebook = execute("00_gan_concepts.ipynb", tmp_path)
     assert "D phase changed only D; G phase changed only G." in text_output(notebook)
@@ -105,6 +106,7 @@ def trained(tmp_path_factory):
     return folder, runs
 
 
+@pytest.mark.slow
 def test_training_notebook_installs_itself_on_colab(trained):
     """02 ran where facegan was not installed, as on Colab: its first cell cloned the
     repository and installed it into the running kernel, and every later cell ran."""
@@ -115,6 +117,7 @@ def test_training_notebook_installs_itself_on_colab(trained):
     assert "Keras backend: tensorflow (set by the backend parameter)" in output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("number", ["02", "03"])
 def test_training_notebook_writes_a_run_and_figures(trained, number):
     folder, runs = trained
@@ -125,6 +128,7 @@ def test_training_notebook_writes_a_run_and_figures(trained, number):
         assert (folder / file).is_file(), file
 
 
+@pytest.mark.slow
 def test_training_notebook_resumes_its_run_folder(trained, tmp_path):
     _, runs = trained
     run = tmp_path / "run"
@@ -135,6 +139,7 @@ def test_training_notebook_resumes_its_run_folder(trained, tmp_path):
     assert (run / "samples" / "epoch_0003.png").is_file()
 
 
+@pytest.mark.slow
 def test_results_gallery(trained, tmp_path, monkeypatch):
     from facegan.training.runs import RunDir
 
@@ -161,6 +166,7 @@ def test_results_gallery(trained, tmp_path, monkeypatch):
         assert (tmp_path / file).is_file(), file
 
 
+@pytest.mark.slow
 def test_latent_space_with_a_labelled_folder(tmp_path):
     """05 on the shipped celeba64 and attributes64, its real side read from a small
     CelebA-like folder of synthetic faces with a label file."""

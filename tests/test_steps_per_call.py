@@ -77,6 +77,7 @@ def checkpoint(run):
         return arrays, json.loads(saved["state"].tobytes().decode())
 
 
+@pytest.mark.slow
 @fused_backend
 def test_a_run_with_several_steps_per_call_matches_single_steps(tmp_path, monkeypatch):
     """5 steps an epoch, a checkpoint every 6. K = 2 for the first epoch, then resumed with

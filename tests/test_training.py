@@ -49,6 +49,7 @@ def test_make_gan_builds_the_step_networks_and_average_the_config_names():
     assert any("bn" in layer.name for layer in combined.discriminator.layers)
 
 
+@pytest.mark.slow
 def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
     straight = train(tmp_path / "straight", epochs=2, **TINY)
     train(tmp_path / "split", epochs=1, **TINY)
@@ -61,6 +62,7 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path):
                                   pd.read_csv(split / "history.csv")[["step", "epoch"]])
 
 
+@pytest.mark.slow
 def test_wall_time_counts_on_across_fits_and_resumes(tmp_path):
     """history.csv's wall_time is the run's: fit() again on the same Trainer (as
     benchmarks/time_to_faces.py does, epoch by epoch) or a resume continues it."""
@@ -74,6 +76,7 @@ def test_wall_time_counts_on_across_fits_and_resumes(tmp_path):
     assert history["wall_time"].is_monotonic_increasing, history["wall_time"].tolist()
 
 
+@pytest.mark.slow
 def test_tensorboard_shows_a_run_and_its_resumption(tmp_path):
     """The event files hold every history row's losses and each epoch's sample grid; a
     resumed run continues them (TensorBoard's own reader, as `tensorboard --logdir` uses)."""
@@ -135,6 +138,7 @@ def pixel_frechet_distance(a, b):
     return float(((fa.mean(0) - fb.mean(0)) ** 2).sum() + np.trace(ca + cb - 2 * root))
 
 
+@pytest.mark.slow
 def test_training_moves_generated_faces_towards_the_data(tmp_path):
     """Fails if D or G never updates: a broken step leaves the distance where it started."""
     config = TrainConfig(data="synthetic", resolution=32, base_channels=16, batch_size=32,

@@ -246,6 +246,7 @@ def precision(request):
     ("hinge", "spectral", {}),
     ("lsgan", "batch", {"label_smoothing": 0.1}),
 ])
+@pytest.mark.slow
 def test_each_loss_trains_a_step_without_nans(loss, normalization, options, precision, rng):
     keras.utils.set_random_seed(0)
     gan = GAN(build_generator(32, LATENT, 4), build_discriminator(32, 4, normalization),
@@ -274,6 +275,7 @@ TINY = dict(data="synthetic", resolution=32, base_channels=4, latent_dim=8, batc
 VARIANT = dict(loss="wgan-gp", n_critic=2, augment="translation,cutout", ema=0.99, **TINY)
 
 
+@pytest.mark.slow
 def test_variant_run_saves_the_ema_generator_and_resumes_exactly(tmp_path):
     """EMA weights and the augmentation's and penalty's random states are checkpointed: a
     run resumed halfway ends with the same weights as one trained straight through."""
@@ -299,6 +301,7 @@ def test_wgan_gp_discriminator_has_no_batchnorm(tmp_path):
     assert Trainer(tmp_path / "run2", TrainConfig(**TINY)).ema is None
 
 
+@pytest.mark.slow
 def test_cli_variant_flags_reach_the_run_config(tmp_path, capsys):
     from facegan.cli import main
 

@@ -35,6 +35,21 @@ def accuracy_at(threshold):
 accuracy = accuracy_at(0.0)
 
 
+def _without_tensorflow_remapper():
+    """Turn off TensorFlow's graph remapper, for the whole process.
+
+    On CPUs (oneDNN) its rewrite of a convolution with a bias followed by LeakyReLU fails on
+    the D phase's graph (D without BatchNorm, or G with nearest-neighbour upsampling, as in
+    the recommended preset): it drops the BiasAdd that LeakyReLU's gradient still reads, and
+    TensorFlow logs `E0000 ... meta_optimizer.cc ... remapper failed` from C++ on the console.
+    A failed pass leaves the graph as it was, and the step runs as fast without the remapper
+    (docs/run-folder.md: What happens when things go wrong)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.optimizer.set_experimental_options({"remapping": False})
+
+
 def build_gan(generator, discriminator, augment=None):
     """The combined model z -> D(augment(G(z))) that trains G through a frozen D."""
     z = keras.Input(generator.input_shape[1:], name="z")
@@ -71,6 +86,7 @@ class GAN:
                  label_smoothing=0.0, augment="", n_critic=1, gp_weight=10.0):
         """augment: a DiffAugment policy ("" for none); n_critic: D steps per G step;
         gp_weight: the gradient penalty's weight, for losses that have one."""
+        _without_tensorflow_remapper()  # before the training functions are traced
         self.generator = generator
         self.discriminator = discriminator
         self.label_smoothing = label_smoothing
