@@ -20,7 +20,7 @@ from keras import ops
 from facegan.errors import FaceganError
 from facegan.training.distribute import process_count
 from facegan.training.ema import ema_blend, ema_decay
-from facegan.training.gan import accuracy_at
+from facegan.training.gan import accuracy_at, without_tensorflow_remapper
 from facegan.training.losses import get_loss
 
 FUSED_BACKENDS = ("tensorflow", "torch", "jax")
@@ -52,6 +52,7 @@ class FusedGAN:
         """GAN's arguments (a DiffAugment policy or a penalised loss is refused), and
         jit_compile: XLA-compile the TensorFlow step; None: where it was measured to pay
         (`xla_pays`). The JAX step is always jitted."""
+        without_tensorflow_remapper()  # before the step is traced
         self.backend = keras.backend.backend()
         if self.backend not in FUSED_BACKENDS:
             raise FaceganError(f"the fused step runs on {', '.join(FUSED_BACKENDS)}, "

@@ -35,7 +35,7 @@ def accuracy_at(threshold):
 accuracy = accuracy_at(0.0)
 
 
-def _without_tensorflow_remapper():
+def without_tensorflow_remapper():
     """Turn off TensorFlow's graph remapper, for the whole process.
 
     On CPUs (oneDNN) its rewrite of a convolution with a bias followed by LeakyReLU fails on
@@ -86,7 +86,7 @@ class GAN:
                  label_smoothing=0.0, augment="", n_critic=1, gp_weight=10.0):
         """augment: a DiffAugment policy ("" for none); n_critic: D steps per G step;
         gp_weight: the gradient penalty's weight, for losses that have one."""
-        _without_tensorflow_remapper()  # before the training functions are traced
+        without_tensorflow_remapper()  # before the training functions are traced
         self.generator = generator
         self.discriminator = discriminator
         self.label_smoothing = label_smoothing
