@@ -130,10 +130,22 @@ def portable(model):
     if all(type(layer) is keras_parent(layer) and layer.dtype_policy.name == "float32"
            for layer in model.layers):
         return model
-    copy = keras.models.clone_model(model, clone_function=lambda layer: keras_parent(
-        layer).from_config({**layer.get_config(), "dtype": "float32"}))
+    copy = local_clone(model, lambda layer: keras_parent(layer).from_config(
+        {**layer.get_config(), "dtype": "float32"}))
     copy.set_weights(model.get_weights())
     return copy
+
+
+def local_clone(model, clone_function=None):
+    """keras.models.clone_model on this process's devices alone: in a multi-process job
+    (facegan.training.distribute) variables created under the job's distribution are laid
+    out over every process, and process 0 alone samples and saves."""
+    distribution = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        return keras.models.clone_model(model, clone_function=clone_function)
+    finally:
+        keras.distribution.set_distribution(distribution)
 
 
 def count_macs(model):

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from facegan.errors import FaceganError
+from facegan.networks.dcgan import local_clone
 
 
 def join(coordinator, processes, process_id):
@@ -109,12 +110,7 @@ def on_this_process(model):
         return model
     copy = _local_copies.get(model)
     if copy is None:
-        distribution = keras.distribution.distribution()
-        keras.distribution.set_distribution(None)
-        try:
-            copy = _local_copies[model] = keras.models.clone_model(model)
-        finally:
-            keras.distribution.set_distribution(distribution)
+        copy = _local_copies[model] = local_clone(model)
     copy.set_weights([np.asarray(v.value) for v in model.weights])
     return copy
 
