@@ -93,7 +93,7 @@ class TrainConfig:
         0, "every K epochs append face rate, diversity, memorisation (and FID, KID, precision, "
         "recall with the Inception weights) to metrics.csv; default 0: never",
         check="count", resume=True, metavar="K")
-    # 500: FID's Inception costs about 0.1 s an image on 2 CPU cores (docs/evaluation.md)
+    # 500: FID's Inception costs about 0.14 s an image on 2 busy CPU cores (docs/evaluation.md)
     eval_samples: int = setting(500, "generated samples per evaluation (default 500)",
                                 check="positive_int", metavar="N")
     inception_weights: str | None = setting(
