@@ -90,8 +90,9 @@ def converted_path():
     return default_cache_dir() / "inception" / CONVERTED_FILE
 
 
-def _sha1(path):
-    digest = hashlib.sha1()
+def file_digest(path, algorithm):
+    """The hex digest of a (large) file, read in blocks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
@@ -130,7 +131,7 @@ def convert(torchscript, out, check_sha1=True):
     import torch
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-    if check_sha1 and _sha1(torchscript) != TORCHSCRIPT_SHA1:
+    if check_sha1 and file_digest(torchscript, "sha1") != TORCHSCRIPT_SHA1:
         raise FaceganError(f"{torchscript} is not {WHEEL}'s {TORCHSCRIPT_FILE} "
                            f"(sha1 {TORCHSCRIPT_SHA1}): reinstall {WHEEL}")
     out = Path(out)

@@ -12,7 +12,6 @@ segfaults in Triton's native library (TensorFlow 2.21, torch 2.14, Triton 3.8). 
 imports no Keras; facegan talks to it over a pipe, and every failure comes back as one line.
 """
 
-import hashlib
 import importlib.metadata
 import importlib.util
 import os
@@ -64,14 +63,6 @@ def _first_line(error):
     return first_line(error)[:200]  # a library's first line can be a whole dump
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _stop(process):
     process.stdin.close()  # the worker's cue to exit
     try:
@@ -93,7 +84,7 @@ class Reference:
             raise FaceganError(f"Inception weights file not found: {weights}; {how_to_get_weights()}")
         self._start()
         path = Path(self._call("load", None if weights is None else str(weights)))
-        digest = _sha256(path)
+        digest = inception_weights.file_digest(path, "sha256")
         version = importlib.metadata.version("torch-fidelity")
         self.name = (f"torch-fidelity {version} {NAME} pool3 2048-d, weights {path.name} "
                      f"(sha256 {digest[:12]})")
