@@ -137,7 +137,8 @@ def convert(torchscript, out, check_sha1=True):
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f"{out.name}.{os.getpid()}.partial")  # two first uses at once
-    torch.save(state_dict(torchscript), partial)
+    with open(partial, "wb") as file:  # a file object: the archive's inner name is fixed,
+        torch.save(state_dict(torchscript), file)  # so every conversion is the same bytes
     try:
         FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
                                     feature_extractor_weights_path=str(partial))
