@@ -150,3 +150,24 @@ def test_training_moves_generated_faces_towards_the_data(tmp_path):
     trainer.fit(verbose=0)
     after = pixel_frechet_distance(generate(trainer.gan.generator, z), real)
     assert after < 0.5 * before, (before, after)
+
+
+@pytest.mark.slow
+def test_a_run_out_of_minutes_saves_its_generator_and_resumes_to_the_uninterrupted_one(tmp_path):
+    """--minutes stops between steps, mid-epoch, with a checkpoint and the generators; a
+    resume with no limit ends where an uninterrupted run does."""
+    straight = train(tmp_path / "straight", epochs=2, **TINY)
+    # half a second: the first step (its functions traced) takes longer on every backend
+    stopped = train(tmp_path / "split", epochs=2, minutes=0.5 / 60, **TINY)
+    assert (stopped / "generator.keras").is_file()
+    assert "minutes is spent; --resume" in (stopped / "log.txt").read_text()
+    trainer = Trainer(stopped)
+    assert 0 < trainer.step < trainer.total_steps
+    trainer.config.minutes = 0
+    trainer.fit(verbose=0)
+    z = latents(4, 8, seed=1)
+    a = generate(load_generator(straight / "generator.keras"), z)
+    b = generate(load_generator(stopped / "generator.keras"), z)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 2
+    pd.testing.assert_frame_equal(pd.read_csv(straight / "history.csv")[["step", "epoch"]],
+                                  pd.read_csv(stopped / "history.csv")[["step", "epoch"]])

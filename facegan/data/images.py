@@ -5,6 +5,7 @@ read row by row, so memory stays flat however large the set; later runs start at
 """
 
 import hashlib
+import io
 import logging
 import multiprocessing
 import os
@@ -140,24 +141,27 @@ def prepare(path, resolution, cache_dir=None, workers=None):
     # this process's own temporary file: two runs started together on new data each decode
     # it, and the second rename replaces a whole cache with an equal one
     partial = cache_file.with_suffix(f".{os.getpid()}.partial.npy")
-    out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8,
-                                    shape=(len(names), resolution, resolution, 3))
     skipped, upscaled, kept = Counter(), 0, []
     decoded = _decoded(path, names, resolution, workers or os.cpu_count() or 1)
-    for name, (array, info) in zip(names, decoded):
-        if array is None:
-            skipped[info] += 1
-            continue
-        out[len(kept)] = array
-        kept.append(name)
-        upscaled += info
-    out.flush()
-    del out
+    # plain writes, not a memmap: mapped pages would count in this process's memory until
+    # the whole set is written (10 GB for CelebA at 128x128)
+    with open(partial, "wb") as out:
+        out.write(_npy_header(len(names), resolution))
+        for name, (array, info) in zip(names, decoded):
+            if array is None:
+                skipped[info] += 1
+                continue
+            out.write(array.tobytes())
+            kept.append(name)
+            upscaled += info
     if not kept:
         partial.unlink()
         raise DataError(f"none of the {len(names)} images in {path} could be read")
-    if len(kept) < len(names):
-        _truncate(partial, len(kept))
+    if len(kept) < len(names):  # the rows are all written; the header names their count
+        header = _npy_header(len(kept), resolution)
+        assert len(header) == len(_npy_header(len(names), resolution))  # numpy pads the count
+        with open(partial, "r+b") as out:
+            out.write(header)
     names_file(cache_file).write_text("\n".join(kept) + "\n")  # row i's image, for labels
     os.replace(partial, cache_file)  # atomic: an interrupted run never leaves a half cache
     log.info("prepared %d images; skipped %d unreadable %s; upscaled %d smaller than %d px",
@@ -170,16 +174,12 @@ def names_file(cache_file):
     return Path(cache_file).with_suffix(".names.txt")
 
 
-def _truncate(npy_path, rows):
-    """Rewrite a .npy header to keep only its first `rows` rows."""
-    full = np.load(npy_path, mmap_mode="r")
-    tmp = npy_path.with_suffix(".tmp.npy")
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(rows,) + full.shape[1:])
-    for start in range(0, rows, 4096):
-        out[start:start + 4096] = full[start:min(start + 4096, rows)]
-    out.flush()
-    del out, full
-    os.replace(tmp, npy_path)
+def _npy_header(rows, resolution):
+    """The .npy header of a (rows, R, R, 3) uint8 array."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {
+        "descr": "|u1", "fortran_order": False, "shape": (rows, resolution, resolution, 3)})
+    return header.getvalue()
 
 
 class CachedImages:

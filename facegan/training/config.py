@@ -70,6 +70,10 @@ class TrainConfig:
     devices: int = setting(
         1, "data-parallel devices (jax backend); the batch is split over them (default 1; "
         "with --processes: every process's devices)", check="positive_int", group="speed")
+    minutes: float = setting(
+        0.0, "stop after this many minutes of training in all (resumed sessions count), "
+        "saving the generator and a checkpoint; --resume with a larger value goes on "
+        "(default 0: no limit)", check="non_negative", resume=True, metavar="M")
     learning_rate: float = setting(2e-4, "Adam learning rate (default 2e-4)", check="positive",
                                    flag="--lr")
     beta_1: float = setting(0.5, "Adam beta_1, in [0, 1) (default 0.5)", check="fraction",

@@ -92,6 +92,9 @@ class Trainer:
         if resume:
             config = TrainConfig(**self.run.read_config())
         check_steps_per_call(config)
+        if config.minutes and process_count() > 1:
+            raise FaceganError("--minutes needs a single process: each process's clock "
+                               "would stop it at a different step")
         self.writer = process_index() == 0
         self.rows = local_rows(config.batch_size)  # this process's rows of every batch
         self.lock = RunLock(self.run.lock) if self.writer else NoLock()
@@ -177,13 +180,20 @@ class Trainer:
             with _interrupts_between_steps() as self._interrupted:
                 if self.writer:
                     self.run.write_config(dataclasses.asdict(self.config))
-                while self.step < self.total_steps:
+                while self.step < self.total_steps and not self._out_of_time():
                     epoch = self.step // self.steps_per_epoch + 1
                     self._train_epoch(epoch, verbose)
+                    if self.step % self.steps_per_epoch:  # --minutes ran out inside it
+                        self.save_checkpoint()
+                        break
                     self._end_epoch(epoch)
                     if on_epoch_end:
                         on_epoch_end(self, epoch)
                     self._stop_if_interrupted()
+                if self.step < self.total_steps:
+                    log.info("stopped at step %d: the limit of %g minutes is spent; --resume "
+                             "%s with a larger --minutes goes on", self.step,
+                             self.config.minutes, self.run.path)
                 self._save_generators(self.run.generator, self.run.generator_ema)
         except KeyboardInterrupt:
             self.save_checkpoint()  # by process 0; the others stop at the same step
@@ -205,6 +215,9 @@ class Trainer:
         log.info("done: %d steps in %.0f s; generator saved to %s", self.step, self._wall(),
                  self.run.generator)
         return self.run.path
+
+    def _out_of_time(self):
+        return self.config.minutes > 0 and self._wall() >= 60 * self.config.minutes
 
     def _stop_if_interrupted(self):
         if self._interrupted():
@@ -252,6 +265,8 @@ class Trainer:
             if self.step % cfg.checkpoint_every == 0:
                 self.save_checkpoint()
             self._stop_if_interrupted()
+            if self._out_of_time():
+                return
             start = steps.stop
 
     @functools.cached_property
