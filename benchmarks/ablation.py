@@ -10,7 +10,7 @@ scored with facegan.metrics.evaluate at `--epochs-scored`, and at the snapshot n
 otherwise idle machine. Configurations train `--jobs` at a time, each pinned to its own
 core, longest first; a rerun skips those already in the JSON and resumes unfinished runs.
 
-The winner is chosen by a rule fixed before the runs (`rank`): the best mean rank over
+The winner is chosen by a rule fixed before the runs (`common.rank`): the best mean rank over
 face rate (higher), |1 - diversity| (lower), attribute coverage and attribute Fréchet
 distance (lower), among the rows not flagged for memorisation.
 
@@ -29,6 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import rank  # noqa: E402
+
 AUGMENT = "color,translation,cutout"
 CONFIGS = {  # name -> TrainConfig fields that differ from the baseline, longest-running first
     "WGAN-GP": {"loss": "wgan-gp", "n_critic": 5},
@@ -39,14 +42,6 @@ CONFIGS = {  # name -> TrainConfig fields that differ from the baseline, longest
     "LSGAN": {"loss": "lsgan"},
 }
 EMA = 0.999
-RANKED = {  # metric -> its badness, for the rule that picks the winner
-    "face_rate": lambda m: -m["face_rate"],
-    "diversity": lambda m: abs(1.0 - m["diversity"]),
-    "attribute_coverage": lambda m: m["attribute_coverage"],
-    "attribute_fd": lambda m: m["attribute_fd"],
-}
-
-
 def slug(name):
     return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
 
@@ -55,17 +50,6 @@ def settings_of(row):
     """The TrainConfig fields of a row ("X" or "X + EMA")."""
     name, ema = (row[:-6], True) if row.endswith(" + EMA") else (row, False)
     return {**CONFIGS[name], **({"ema": EMA} if ema else {})}
-
-
-def rank(rows):
-    """Row names by mean rank over RANKED, best first; rows flagged for memorisation last."""
-    clean = [r for r in rows if not rows[r].get("memorisation_flagged", False)]
-    ranks = {r: 0.0 for r in clean}
-    for badness in RANKED.values():
-        for place, r in enumerate(sorted(clean, key=lambda r: badness(rows[r]))):
-            ranks[r] += place + 1
-    order = sorted(clean, key=lambda r: (ranks[r], rows[r]["attribute_fd"]))
-    return order + [r for r in rows if r not in clean]
 
 
 def base_config(args, name, **overrides):

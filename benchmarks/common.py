@@ -15,6 +15,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Measure -> its badness, for the rules that pick a winner (benchmarks/ablation.py, equal_time.py)
+RANKED = {
+    "face_rate": lambda m: -m["face_rate"],
+    "diversity": lambda m: abs(1.0 - m["diversity"]),
+    "attribute_coverage": lambda m: m["attribute_coverage"],
+    "attribute_fd": lambda m: m["attribute_fd"],
+    "fid": lambda m: m["fid"],
+}
+
+
+def rank(rows, measures=("face_rate", "diversity", "attribute_coverage", "attribute_fd")):
+    """Row names by mean rank over `measures` (keys of RANKED), best first, ties to the lower
+    last measure; rows flagged for memorisation last."""
+    clean = [r for r in rows if not rows[r].get("memorisation_flagged", False)]
+    ranks = {r: 0.0 for r in clean}
+    for measure in measures:
+        for place, r in enumerate(sorted(clean, key=lambda r: RANKED[measure](rows[r]))):
+            ranks[r] += place + 1
+    order = sorted(clean, key=lambda r: (ranks[r], RANKED[measures[-1]](rows[r])))
+    return order + [r for r in rows if r not in clean]
+
+
 def installed_backends():
     """The Keras backends whose framework is installed (a GPU machine may lack TensorFlow)."""
     return [b for b in ("tensorflow", "torch", "jax") if importlib.util.find_spec(b)]
