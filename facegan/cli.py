@@ -322,7 +322,8 @@ def _evaluate(args):
 
 
 def _demo(args):
-    """Sample the shipped 64x64 generator (seconds), then train briefly on synthetic faces."""
+    """Sample the shipped 64x64 generator (seconds), then train briefly on synthetic faces,
+    the recommended way."""
     from facegan.figures.grids import save_grid
     from facegan.networks import pretrained
     from facegan.training.loop import Trainer
@@ -334,7 +335,8 @@ def _demo(args):
         save_grid(grid, sample(pretrained.load("celeba64"), 64, seed=args.seed))
         print(f"wrote 64 faces from the shipped celeba64 generator to {grid}")
     config = TrainConfig(data="synthetic", resolution=32, epochs=args.epochs, batch_size=64,
-                         synthetic_size=2048, snapshot_every=args.epochs, seed=args.seed)
+                         base_channels=32, **PRESETS["recommended"], synthetic_size=2048,
+                         snapshot_every=args.epochs, seed=args.seed)  # the recommended way
     run = Trainer(args.out or _timestamped("demo"), config).fit()
     print(f"run folder: {run}\n  samples: {run}/samples\n  losses:  {run}/loss_curves.png")
 

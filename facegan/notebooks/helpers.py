@@ -1,5 +1,5 @@
 """Helpers that keep the notebooks' cells short: which Keras backend to run, where outputs
-go, which accelerator Keras found, and a live view of training (the newest sample grid and
+go, which accelerator Keras found, the precision to train in, and a live view of training (the newest sample grid and
 the loss curves). Importing this module does not import Keras: the backend is chosen first."""
 
 import importlib.util
@@ -57,27 +57,45 @@ def output_folders(output_dir):
     return folders
 
 
-def accelerator():
-    """One line: the Keras backend and the devices it computes on."""
+def accelerators():
+    """The GPUs or TPUs that Keras's backend computes on (names; empty on a CPU)."""
     import keras
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        devices = [d.name for d in tf.config.list_physical_devices() if d.device_type != "CPU"]
-    elif backend == "torch":
+        return [d.name for d in tf.config.list_physical_devices() if d.device_type != "CPU"]
+    if backend == "torch":
         import torch
 
         devices = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-        if not devices and torch.backends.mps.is_available():
-            devices = ["Apple MPS"]
-    else:
-        import jax
+        return devices or (["Apple MPS"] if torch.backends.mps.is_available() else [])
+    import jax
 
-        devices = [str(d) for d in jax.devices() if d.platform != "cpu"]
+    return [str(d) for d in jax.devices() if d.platform != "cpu"]
+
+
+def accelerator():
+    """One line: the Keras backend and the devices it computes on."""
+    import keras
+
+    devices = accelerators()
     found = ", ".join(devices) if devices else "no GPU or TPU: CPU only (train in quick mode or be patient)"
-    return f"Keras {keras.__version__}, backend {backend}: {found}"
+    return f"Keras {keras.__version__}, backend {keras.backend.backend()}: {found}"
+
+
+def recommended_precision():
+    """The recommended way's precision: mixed_bfloat16 when training runs on a CPU that
+    computes bfloat16 itself (AVX-512 BF16 or AMX; 1.2 to 1.7 times the float32 rate,
+    docs/benchmarks.md), else float32 (on GPUs it paid only at large batches)."""
+    if accelerators():
+        return "float32"
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:  # not Linux
+        return "float32"
+    return "mixed_bfloat16" if flags & {"avx512_bf16", "amx_bf16"} else "float32"
 
 
 def show_image(path, width=None):
