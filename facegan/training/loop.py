@@ -212,7 +212,7 @@ class Trainer:
             self.wall_time = self._wall()  # a later fit() on this Trainer counts on from here
             self.history.close()
             self.lock.release()
-        log.info("done: %d steps in %.0f s; generator saved to %s", self.step, self._wall(),
+        log.info("done: %d steps in %.0f s; generator saved to %s", self.step, self.wall_time,
                  self.run.generator)
         return self.run.path
 
