@@ -33,21 +33,24 @@ test-fast: install
 
 # Re-execute the six notebooks in full mode, in place, as committed (hours on a CPU; not CI).
 # DATA: your CelebA zip or folder, relative to the repository root (keep it relative: the
-# outputs print it). Delete runs/notebook_64 or runs/notebook_128 to train those afresh.
+# outputs print it); DATA_128: full-size CelebA (178x218) for 128x128, whose pixels it needs.
+# Delete runs/notebook_64 or runs/notebook_128 to train those afresh; else they are resumed.
 DATA ?= data/celeba-8k.zip
+DATA_128 ?= data/celeba-46k
 EPOCHS_64 ?= 30
-EPOCHS_128 ?= 8
+MINUTES_128 ?= 75
 PAPERMILL = cd notebooks && ../$(PY) -m papermill --no-progress-bar --log-level WARNING
 NOTEBOOK_DATA = $(if $(filter /%,$(DATA)),$(DATA),../$(DATA))
+NOTEBOOK_DATA_128 = $(if $(filter /%,$(DATA_128)),$(DATA_128),../$(DATA_128))
 
 notebooks: install
 	$(PAPERMILL) 00_gan_concepts.ipynb 00_gan_concepts.ipynb
 	$(PAPERMILL) 01_data_exploration.ipynb 01_data_exploration.ipynb -p data $(NOTEBOOK_DATA) \
 		-p show_dataset_images False
 	$(PAPERMILL) 02_train_64x64.ipynb 02_train_64x64.ipynb -p data $(NOTEBOOK_DATA) \
-		-p base_channels 32 -p epochs $(EPOCHS_64) -p tensorboard False
-	$(PAPERMILL) 03_train_128x128.ipynb 03_train_128x128.ipynb -p data $(NOTEBOOK_DATA) \
-		-p base_channels 32 -p epochs $(EPOCHS_128) -p tensorboard False
+		-p epochs $(EPOCHS_64) -p tensorboard False
+	$(PAPERMILL) 03_train_128x128.ipynb 03_train_128x128.ipynb -p data $(NOTEBOOK_DATA_128) \
+		-p holdout 2000 -p epochs 100 -p minutes $(MINUTES_128) -p eval_every 1 -p tensorboard False
 	$(PAPERMILL) 04_results_gallery.ipynb 04_results_gallery.ipynb -p data $(NOTEBOOK_DATA) \
 		-p show_training_images False
 	$(PAPERMILL) 05_latent_space.ipynb 05_latent_space.ipynb -p data $(NOTEBOOK_DATA)

@@ -16,7 +16,6 @@ each face many times more often than on 46,000: the figure shows what that does.
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ PANELS = [("face_rate", "face-detection rate (higher is better)"),
           ("diversity", "diversity (1 = as varied as the data)"),
           ("memorisation", "near copies of training faces (share of samples)"),
           ("attribute_fd", "attribute Fréchet distance (lower is better)"),
-          ("fid", "FID, 500 samples (lower is better)")]
+          ("fid", "FID (lower is better)")]
 
 
 def training_set(data, size, holdout, out):
@@ -59,7 +58,7 @@ def train(size, args):
     folder = Path(args.out) / f"n{size}"
     steps_per_epoch = size // args.batch_size
     every = max(1, round(args.score_every / (steps_per_epoch * args.batch_size)))  # epochs
-    epochs = every * math.ceil(args.images / (steps_per_epoch * args.batch_size) / every)
+    epochs = every * max(1, round(args.images / (steps_per_epoch * args.batch_size) / every))
     config = None if (folder / "config.json").exists() else TrainConfig(
         data=str(training_set(args.data, size, args.holdout, args.out)), resolution=64,
         epochs=epochs, batch_size=args.batch_size, base_channels=32, **PRESETS["recommended"],
@@ -94,8 +93,9 @@ def plot(record, path):
     axes[2].text(0.02, 0.95, "dashed: real held-out faces", transform=axes[2].transAxes,
                  fontsize=8, va="top")
     p = record["protocol"]
-    fig.suptitle(f"The same {p['images']:,} images' worth of steps on 1k, 7k and 46k "
-                 f"CelebA faces (64x64, recommended preset, base channels 32)", fontsize=11)
+    fig.suptitle(f"About {p['images']:,} images' worth of steps on "
+                 f"{', '.join(f'{n:,}' for n in p['sizes'])} training faces (64x64, recommended "
+                 f"preset, base channels 32; {p['samples']} samples per score)", fontsize=11)
     save_figure(fig, path, close=True)
     print(f"wrote {path}")
 
