@@ -1,6 +1,7 @@
 """Helpers that keep the notebooks' cells short: which Keras backend to run, where outputs
-go, which accelerator Keras found, the precision to train in, and a live view of training (the newest sample grid and
-the loss curves). Importing this module does not import Keras: the backend is chosen first."""
+go, which accelerator Keras found, the precision to train in, and a live view of training
+(the newest sample grid and the loss curves). Importing this module does not import Keras:
+the backend is chosen first."""
 
 import importlib.util
 import io
