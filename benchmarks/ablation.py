@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import rank  # noqa: E402
+from common import rank, slug  # noqa: E402
 
 AUGMENT = "color,translation,cutout"
 CONFIGS = {  # name -> TrainConfig fields that differ from the baseline, longest-running first
@@ -42,10 +42,6 @@ CONFIGS = {  # name -> TrainConfig fields that differ from the baseline, longest
     "LSGAN": {"loss": "lsgan"},
 }
 EMA = 0.999
-def slug(name):
-    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
-
-
 def settings_of(row):
     """The TrainConfig fields of a row ("X" or "X + EMA")."""
     name, ema = (row[:-6], True) if row.endswith(" + EMA") else (row, False)

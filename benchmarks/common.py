@@ -15,6 +15,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def slug(name):
+    """A configuration's name as a folder name: "hinge + SN" -> "hinge___sn"."""
+    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
+
+
 # Measure -> its badness, for the rules that pick a winner (benchmarks/ablation.py, equal_time.py)
 RANKED = {
     "face_rate": lambda m: -m["face_rate"],

@@ -38,10 +38,6 @@ RULE = ("best mean rank over face rate (higher), |1 - diversity|, attribute cove
         "ties go to the lower FID")
 
 
-def slug(name):
-    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
-
-
 def train(folder, flags, minutes):
     """Train (or resume) one configuration to its minutes; its log beside the run folder."""
     if (folder / "config.json").exists():
@@ -121,7 +117,8 @@ def main():
     todo = [n for n in configs if n not in record["results"]]
     for name in todo:
         print(f"[{time.strftime('%H:%M:%S')}] training {name}", flush=True)
-        train(Path(args.out) / slug(name), shared + shlex.split(configs[name]), args.minutes)
+        train(Path(args.out) / common.slug(name), shared + shlex.split(configs[name]),
+              args.minutes)
 
     from facegan.data.images import load_images
     from facegan.metrics.evaluate import Evaluator
@@ -131,7 +128,7 @@ def main():
                           holdout=args.holdout)
     z = latents(8, 100, seed=1)  # facegan train's default latent size
     for name in todo:
-        record["results"][name] = score(Path(args.out) / slug(name), evaluator, z)
+        record["results"][name] = score(Path(args.out) / common.slug(name), evaluator, z)
         print(f"[{time.strftime('%H:%M:%S')}] {name}: {record['results'][name]}", flush=True)
         common.write_json(path, record)
     print("ranked:", common.rank(record["results"], MEASURES))
