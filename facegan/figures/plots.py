@@ -1,5 +1,6 @@
 """Matplotlib figures saved at sizes that read well in a README, and the training plot."""
 
+import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -40,3 +41,42 @@ def plot_losses(history, path=None, title="Training losses", smooth=None):
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
     return save_figure(fig, path, close=True)  # the trainer re-plots every epoch
+
+
+
+DATA_SIZE_PANELS = [("face_rate", "face-detection rate (higher is better)"),
+                    ("diversity", "diversity (1 = as varied as the data)"),
+                    ("fid", "FID (lower is better)"),
+                    ("attribute_fd", "attribute Fréchet distance (lower is better)"),
+                    ("memorisation_median_ratio",
+                     "distance to the nearest training face\n(relative to held-out faces')"),
+                    ("memorisation", "near copies of training faces\n(share of samples)")]
+DATA_SIZE_REAL = {"memorisation_median_ratio": 1.0, "memorisation": "memorisation_real"}
+
+
+def plot_data_size(results, path=None, title=None):
+    """Each measure against images seen, one line per training-set size, real held-out faces
+    dashed where they have a value. `results`: {size: [metrics row with `images_seen`, ...]}
+    (`facegan.training.data_size.train`'s tables as records)."""
+    rows = [r for table in results.values() for r in table]
+    panels = [(key, label) for key, label in DATA_SIZE_PANELS if any(key in r for r in rows)]
+    columns = min(3, len(panels))
+    fig, axes = plt.subplots(math.ceil(len(panels) / columns), columns,
+                             figsize=(4.3 * columns, 3.4 * math.ceil(len(panels) / columns)),
+                             squeeze=False)
+    for ax, (key, label) in zip(axes.flat, panels):
+        for i, (size, table) in enumerate(results.items()):
+            ax.plot([r["images_seen"] / 1000 for r in table], [r.get(key) for r in table],
+                    marker=".", color=f"C{i}", label=f"{int(size):,} images")
+        real = DATA_SIZE_REAL.get(key)
+        if real is not None:
+            ax.axhline(rows[0][real] if isinstance(real, str) else real, ls="--",
+                       color="gray", label="real held-out faces")
+        ax.set(xlabel="images seen (thousands)", title=label)
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    axes.flat[len(panels) - 1].legend(fontsize=8, title="trained on", title_fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return save_figure(fig, path, close=path is not None)
