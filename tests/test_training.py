@@ -172,3 +172,15 @@ def test_a_run_out_of_minutes_saves_its_generator_and_resumes_to_the_uninterrupt
     trainer.config.minutes = 0
     trainer.fit(verbose=0)
     assert_same_run(straight, stopped)
+
+
+def test_minutes_are_refused_with_several_processes(tmp_path, monkeypatch):
+    """Each process's clock would stop it at a different step: refused before the run
+    folder is made."""
+    from facegan.errors import FaceganError
+    from facegan.training import loop
+
+    monkeypatch.setattr(loop, "process_count", lambda: 2)
+    with pytest.raises(FaceganError, match="--minutes needs a single process"):
+        Trainer(tmp_path / "run", TrainConfig(epochs=1, minutes=5, **TINY))
+    assert not (tmp_path / "run").exists()
