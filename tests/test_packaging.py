@@ -117,7 +117,7 @@ def test_shipped_generators_load_in_keras_without_facegan(load_without_facegan, 
         np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-5, err_msg=path.name)
 
 
-@pytest.mark.parametrize("name", ["celeba64", "celeba128"])
+@pytest.mark.parametrize("name", ["celeba128"])  # celeba64 was retrained since
 def test_shipped_generators_kept_their_weights_when_saved_in_keras_classes(name, tmp_path):
     """The shipped files re-saved in Keras's own layers hold every weight array the files in
     facegan's layers held, and draw the same faces. A retrained generator replaces this check."""
