@@ -68,8 +68,9 @@ def bad_inputs(tmp):
     ]
 
 
-def test_bad_input_gets_one_line_and_exit_2(tmp_path, capsys):
+def test_bad_input_gets_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
     """One error line, last; any line before it is facegan's own progress, not a traceback."""
+    monkeypatch.chdir(tmp_path)  # the runs/ that a train without --out starts stays in tmp
     for argv, fragment in bad_inputs(tmp_path):
         code, lines = run_cli(capsys, *map(str, argv))
         errors = [line for line in lines if ": error: " in line or "Traceback" in line]
