@@ -33,8 +33,8 @@ def notebook(request):
     return path, json.loads(path.read_text())
 
 
-def test_there_are_six_notebooks():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["00", "01", "02", "03", "04", "05"]
+def test_there_are_seven_notebooks():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["00", "01", "02", "03", "04", "05", "06"]
 
 
 def test_committed_notebook_is_within_the_size_budget(notebook):

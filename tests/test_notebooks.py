@@ -150,7 +150,7 @@ def test_results_gallery(trained, tmp_path, monkeypatch):
     (shipped / "celeba64.json").write_text(json.dumps({"settings": RunDir(runs["02"]).read_config()}))
     monkeypatch.setenv("FACEGAN_PRETRAINED", str(shipped))
     notebook = execute("04_results_gallery.ipynb", tmp_path, run_64=str(runs["02"]),
-                       run_128=str(runs["03"]), data="synthetic")
+                       run_128=str(runs["03"]), data_64="synthetic", data_128="synthetic")
     output = text_output(notebook)
     assert "64x64: shipped generator 'celeba64'" in output
     assert f"128x128: {runs['03'] / 'generator_ema.keras'}" in output  # what the run samples
@@ -209,3 +209,21 @@ def test_an_image_shown_small_is_embedded_small(tmp_path, monkeypatch):
     show_image(tmp_path / "small.png", width=520)
     sizes = [Image.open(io.BytesIO(image.data)).size for image in shown]
     assert sizes == [(520, 520), (300, 200)]
+
+
+@pytest.mark.slow
+def test_data_size(tmp_path):
+    """06 trains on 160 and on 40 drawn faces for the same 960 images, scored every 320,
+    then plots both runs and shows their faces."""
+    import pandas as pd
+
+    notebook = execute("06_data_size.ipynb", tmp_path)
+    output = text_output(notebook)
+    assert "160 faces: 960 images seen, each face 6 times" in output
+    assert "40 faces: 960 images seen, each face 24 times" in output
+    for size, epochs in ((160, [2, 4, 6]), (40, [10, 20, 30])):
+        metrics = pd.read_csv(tmp_path / "data_size_runs" / f"n{size}" / "metrics.csv")
+        assert metrics["epoch"].tolist() == epochs
+        assert {"face_rate", "memorisation", "memorisation_median_ratio"} <= set(metrics)
+    for file in ("figures/06_data_size.png", "generated_images/06_data_size_faces.png"):
+        assert (tmp_path / file).is_file(), file
