@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-from facegan.data.images import DataError  # noqa: E402
+from facegan.data.images import DataError, home_relative  # noqa: E402
 
 
 def main():
@@ -45,8 +45,8 @@ def main():
     from facegan.figures.plots import plot_data_size
     from facegan.training.data_size import train
 
-    record = {"protocol": {k: v for k, v in vars(args).items() if k not in ("json", "figure")},
-              "results": {}}
+    protocol = {k: v for k, v in vars(args).items() if k not in ("json", "figure")}
+    record = {"protocol": {**protocol, "out": home_relative(args.out)}, "results": {}}
     for size in args.sizes:
         print(f"[{time.strftime('%H:%M:%S')}] training on {size:,} images", flush=True)
         try:
@@ -58,9 +58,7 @@ def main():
             raise SystemExit(f"error: {error}")
         record["results"][str(size)] = json.loads(table.to_json(orient="records"))
         common.write_json(args.json, record)
-    plot_data_size(record["results"], args.figure, title=(
-        f"The same training on {', '.join(f'{n:,}' for n in args.sizes)} faces (64x64, "
-        f"recommended preset, base channels 32; {args.samples} samples per score)"))
+    plot_data_size(record["results"], args.figure, samples=args.samples)
     print(f"wrote {args.json} and {args.figure}")
 
 

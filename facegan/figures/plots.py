@@ -54,10 +54,11 @@ DATA_SIZE_PANELS = [("face_rate", "face-detection rate (higher is better)"),
 DATA_SIZE_REAL = {"memorisation_median_ratio": 1.0, "memorisation": "memorisation_real"}
 
 
-def plot_data_size(results, path=None, title=None):
+def plot_data_size(results, path=None, base_channels=32, samples=500):
     """Each measure against images seen, one line per training-set size, real held-out faces
     dashed where they have a value. `results`: {size: [metrics row with `images_seen`, ...]}
-    (`facegan.training.data_size.train`'s tables as records)."""
+    (`facegan.training.data_size.train`'s tables as records); `base_channels` and `samples`
+    (per score) are the runs' settings, for the title."""
     rows = [r for table in results.values() for r in table]
     panels = [(key, label) for key, label in DATA_SIZE_PANELS if any(key in r for r in rows)]
     columns = min(3, len(panels))
@@ -77,6 +78,7 @@ def plot_data_size(results, path=None, title=None):
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     axes.flat[len(panels) - 1].legend(fontsize=8, title="trained on", title_fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=11)
+    sizes = ", ".join(f"{int(size):,}" for size in results)
+    fig.suptitle(f"The same training on {sizes} faces (64x64, recommended preset, base channels "
+                 f"{base_channels}; {samples} samples per score)", fontsize=11)
     return save_figure(fig, path, close=path is not None)
