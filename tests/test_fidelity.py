@@ -6,6 +6,8 @@ the loading, layout, value range, resize and feature layer are all the real path
 """
 
 import json
+import pickle
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -108,6 +110,25 @@ def test_weights_problems_get_one_line_saying_how_to_get_them(tmp_path, monkeypa
     message = str(error.value)
     assert "\n" not in message and str(reference.hub_weights()) in message
     assert not reference.hub_weights().exists()
+
+
+def _request(worker, op, *args):
+    pickle.dump((op, args), worker.stdin)
+    worker.stdin.flush()
+    return pickle.load(worker.stdout)
+
+
+def test_the_worker_leaves_ctrl_c_to_facegan():
+    """Ctrl-C, or a notebook kernel's shutdown, signals the whole process group: the worker
+    ignores it, answers on, and exits quietly when facegan's side closes the pipe."""
+    worker = reference.start_worker(stderr=subprocess.PIPE)
+    assert _request(worker, "library") == (None, None)
+    for _ in range(2):
+        worker.send_signal(signal.SIGINT)
+        assert _request(worker, "library") == (None, None)
+    worker.stdin.close()
+    assert worker.wait(timeout=60) == 0
+    assert worker.stderr.read() == b""
 
 
 def _converted(tmp_path, *torchscript):

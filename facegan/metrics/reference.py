@@ -16,6 +16,7 @@ import importlib.metadata
 import importlib.util
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import weakref
@@ -94,12 +95,7 @@ class Reference:
         if not installed():
             raise FaceganError("FID, KID, precision and recall need torch-fidelity: pip install "
                                "torch-fidelity (facegan's 'metrics' extra)")
-        root = str(Path(__file__).resolve().parents[2])  # facegan importable in the worker
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            p for p in (root, os.environ.get("PYTHONPATH")) if p)}
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", "from facegan.metrics.reference import serve; serve()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self._process = start_worker()
         weakref.finalize(self, _stop, self._process)
         self._call("library")  # fails here, in one line, where torch-fidelity cannot import
 
@@ -131,6 +127,17 @@ class Reference:
 
 
 # --- the worker process, driven by Reference ------------------------------------------------
+
+def start_worker(stderr=None):
+    """serve() in a new Python process, with facegan importable there; requests and replies
+    are pickles on its stdin and stdout."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    return subprocess.Popen(
+        [sys.executable, "-c", "from facegan.metrics.reference import serve; serve()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env)
+
 
 def _library():
     try:
@@ -212,7 +219,10 @@ class _Worker:
 
 
 def serve():
-    """Answer (op, args) requests on stdin until it closes; stray prints go to stderr."""
+    """Answer (op, args) requests on stdin until it closes; stray prints go to stderr. Ctrl-C
+    reaches the whole process group: it is facegan's to handle, and this process ends when
+    facegan's side closes the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = sys.stdin.buffer
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
