@@ -141,6 +141,9 @@ def test_training_notebook_resumes_its_run_folder(trained, tmp_path):
 
 @pytest.mark.slow
 def test_results_gallery(trained, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from facegan.data.synthetic import synthetic_faces
     from facegan.training.runs import RunDir
 
     _, runs = trained
@@ -149,8 +152,14 @@ def test_results_gallery(trained, tmp_path, monkeypatch):
     shutil.copy(RunDir(runs["02"]).sampling_generator, shipped / "celeba64.keras")
     (shipped / "celeba64.json").write_text(json.dumps({"settings": RunDir(runs["02"]).read_config()}))
     monkeypatch.setenv("FACEGAN_PRETRAINED", str(shipped))
+    data_64 = tmp_path / "faces_64"  # 96 drawn faces, so its split is told from the others'
+    data_64.mkdir()
+    for i, face in enumerate(synthetic_faces(96, 64, seed=2)):
+        Image.fromarray(face).save(data_64 / f"{i:03d}.png")
+    # data_128 is the shipped celeba128's; the 128 generator here is a run's, which names its own
     notebook = execute("04_results_gallery.ipynb", tmp_path, run_64=str(runs["02"]),
-                       run_128=str(runs["03"]), data_64="synthetic", data_128="synthetic")
+                       run_128=str(runs["03"]), data_64=str(data_64),
+                       data_128=str(tmp_path / "not_read"))
     output = text_output(notebook)
     assert "64x64: shipped generator 'celeba64'" in output
     assert f"128x128: {runs['03'] / 'generator_ema.keras'}" in output  # what the run samples
@@ -158,7 +167,7 @@ def test_results_gallery(trained, tmp_path, monkeypatch):
     # copy shows its table: 1,000 held out)
     assert "32 held-out images, fewer than the 100 that memorisation needs" in output
     # the scores: the shipped generator against its card's split, the other against its run's
-    assert "64x64, 224 training and 32 held-out images:" in output
+    assert "64x64, 64 training and 32 held-out images:" in output
     assert "128x128, 224 training and 32 held-out images:" in output
     assert re.search(r"face_rate +[\d.]+ +[\d.]+", output), output
     for file in ("generated_images/04_samples_64.png", "generated_images/04_samples_128.png",
