@@ -39,7 +39,7 @@ test-fast: install
 # back its 44,253-image run, which made the shipped celeba64).
 DATA ?= data/celeba-8k.zip
 DATA_128 ?= data/celeba-46k
-MINUTES_128 ?= 75
+EPOCHS_128 ?= 17
 PAPERMILL = cd notebooks && ../$(PY) -m papermill --no-progress-bar --log-level WARNING
 NOTEBOOK_DATA = $(if $(filter /%,$(DATA)),$(DATA),../$(DATA))
 NOTEBOOK_DATA_128 = $(if $(filter /%,$(DATA_128)),$(DATA_128),../$(DATA_128))
@@ -52,7 +52,7 @@ notebooks: install
 	$(PAPERMILL) 02_train_64x64.ipynb 02_train_64x64.ipynb -p run_dir ../runs/data_size/n44253 \
 		-p epochs 11 -p holdout 2000 -p eval_every 1 -p tensorboard False
 	$(PAPERMILL) 03_train_128x128.ipynb 03_train_128x128.ipynb -p data $(NOTEBOOK_DATA_128) \
-		-p holdout 2000 -p epochs 100 -p minutes $(MINUTES_128) -p eval_every 1 -p tensorboard False
+		-p holdout 2000 -p epochs $(EPOCHS_128) -p eval_every 1 -p tensorboard False
 	$(PAPERMILL) 04_results_gallery.ipynb 04_results_gallery.ipynb -p run_64 ../runs/data_size/n44253 \
 		-p data_64 $(NOTEBOOK_DATA_128) -p data_128 $(NOTEBOOK_DATA) -p show_training_images False
 	$(PAPERMILL) 05_latent_space.ipynb 05_latent_space.ipynb -p data $(NOTEBOOK_DATA)
