@@ -34,7 +34,7 @@ test-fast: install
 # Re-execute the seven notebooks in full mode, in place, as committed (hours on a CPU; not CI).
 # DATA: your CelebA zip or folder, relative to the repository root (keep it relative: the
 # outputs print it); DATA_128: full-size CelebA (178x218) for 128x128, whose pixels it needs.
-# Delete runs/notebook_64, runs/notebook_128 or runs/data_size to train those afresh; else
+# Delete runs/notebook_128 or runs/data_size to train those afresh; else
 # they are resumed (06's runs, about 40 minutes each, are benchmarks/data_size.py's; 02 reads
 # back its 44,253-image run, which made the shipped celeba64).
 DATA ?= data/celeba-8k.zip
